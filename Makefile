@@ -1,0 +1,37 @@
+# visionmlp: everything a fresh machine needs is set up by these targets.
+#   make demo   set up, then train a small MLP on Fashion-MNIST for a few minutes and print its test accuracy
+#   make test   set up, then run the test suite and ruff
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# Every pip call goes through constraints.txt so that torch stays the pinned CPU build.
+PIP := $(PY) -m pip install --disable-pip-version-check -q -c constraints.txt
+STAMP := $(VENV)/.installed
+
+.PHONY: setup data demo test lint slow clean
+
+setup: $(STAMP) data
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) torch==2.13.0
+	$(PIP) -e '.[dev]'
+	touch $(STAMP)
+
+data:
+	@bash scripts/ensure-fashion-mnist.sh
+
+demo: setup
+	$(VENV)/bin/visionmlp demo
+
+lint: $(STAMP)
+	$(PY) -m ruff check src tests
+
+test: setup lint
+	$(PY) -m pytest -q -m "not slow"
+
+slow: setup
+	$(PY) -m pytest -q -m slow
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,133 @@
+"""The surface every visionmlp model shares: input checks, classifier head, features, checkpointing.
+
+Families subclass :class:`VisionModel` and implement ``forward_features``, ``pool`` and
+``forward_intermediates``; everything users call (``forward_head``, ``reset_classifier``,
+``features_only`` ...) lives here once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import torch
+from torch import nn
+from torch.utils.checkpoint import checkpoint
+
+from ..layers import trunc_normal_
+from ._features import FeatureInfo, resolve_indices
+
+
+class VisionModel(nn.Module):
+    """Base class. Subclasses set, in ``__init__``: ``num_classes``, ``num_features``, ``in_chans``,
+    ``fixed_img_size`` (``(H, W)`` or ``None``), ``feature_info``, ``head`` (via :meth:`build_head`)."""
+
+    #: positions in ``feature_info`` returned by ``features_only=True`` when ``out_indices`` is not given
+    default_out_indices: Sequence[int] = (-1,)
+
+    def __init__(self):
+        super().__init__()
+        self.grad_checkpointing = False
+        self.feature_indices: list[int] | None = None
+        self.feature_info = FeatureInfo()
+        self.fixed_img_size: tuple[int, int] | None = None
+        self.model_name = type(self).__name__
+
+    # ----- input -------------------------------------------------------------------------------
+    def check_input(self, x: torch.Tensor) -> None:
+        """Reject inputs the model cannot take with a message that names the problem and the fix."""
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"{self.model_name} expects a torch.Tensor of images, got {type(x).__name__}")
+        if x.ndim != 4:
+            raise ValueError(
+                f"{self.model_name} expects an NCHW batch (B, {self.in_chans}, H, W), got shape "
+                f"{tuple(x.shape)}; add a batch axis with x.unsqueeze(0) for a single image"
+            )
+        if not x.is_floating_point():
+            raise TypeError(
+                f"{self.model_name} expects floating-point images, got dtype {x.dtype}; "
+                "convert with x.float() (and normalise with the model's mean/std)"
+            )
+        if x.shape[0] == 0:
+            raise ValueError(f"{self.model_name} got an empty batch (0 images); pass at least one image")
+        if x.shape[1] != self.in_chans:
+            raise ValueError(
+                f"{self.model_name} expects {self.in_chans} input channels, got {x.shape[1]}; "
+                f"create the model with in_chans={x.shape[1]} or convert the images"
+            )
+        if self.fixed_img_size is not None and tuple(x.shape[-2:]) != tuple(self.fixed_img_size):
+            h, w = self.fixed_img_size
+            raise ValueError(
+                f"{self.model_name} is built for {h}x{w} inputs (its token mixing is tied to that grid), "
+                f"got {x.shape[-2]}x{x.shape[-1]}; resize the images to {h}x{w} or create the model with "
+                f"img_size=({x.shape[-2]}, {x.shape[-1]})"
+            )
+
+    # ----- classifier --------------------------------------------------------------------------
+    def build_head(self, num_classes: int) -> nn.Module:
+        """A fresh classifier for ``num_features`` inputs, on the model's device and dtype."""
+        if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 0:
+            raise ValueError(f"num_classes must be an integer >= 0 (0 removes the head), got {num_classes!r}")
+        if num_classes == 0:
+            return nn.Identity()
+        ref = next(self.parameters(), None)
+        kwargs = {"device": ref.device, "dtype": ref.dtype} if ref is not None else {}
+        head = nn.Linear(self.num_features, num_classes, **kwargs)
+        self.init_head(head)
+        return head
+
+    def init_head(self, head: nn.Linear) -> None:
+        """Initialise a new classifier; families whose official code differs override this."""
+        trunc_normal_(head.weight, std=0.02)
+        nn.init.zeros_(head.bias)
+
+    def get_classifier(self) -> nn.Module:
+        return self.head
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """Replace the head with a new one for ``num_classes`` (0 removes it, for pooled features)."""
+        self.head = self.build_head(num_classes)
+        self.num_classes = num_classes
+
+    def pool(self, x: torch.Tensor) -> torch.Tensor:
+        """Reduce ``forward_features`` output to one vector per image."""
+        raise NotImplementedError
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        x = self.pool(x)
+        return x if pre_logits else self.head(x)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.feature_indices is not None:
+            return self.forward_intermediates(x, self.feature_indices)
+        return self.forward_head(self.forward_features(x))
+
+    # ----- features ----------------------------------------------------------------------------
+    def forward_intermediates(self, x: torch.Tensor, indices: Sequence[int]) -> list[torch.Tensor]:
+        """NCHW maps at the ``feature_info`` positions ``indices`` (already resolved, increasing)."""
+        raise NotImplementedError
+
+    def set_features_only(self, out_indices=None) -> None:
+        """Turn the model into a backbone that returns a list of NCHW maps (drops the classifier)."""
+        indices = resolve_indices(out_indices, len(self.feature_info), self.default_out_indices)
+        self.feature_info = FeatureInfo(self.feature_info[i] for i in indices)
+        self.feature_indices = indices
+        self.reset_classifier(0)
+
+    # ----- training helpers --------------------------------------------------------------------
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        """Recompute block activations in the backward pass: less memory, about 30% more compute."""
+        self.grad_checkpointing = bool(enable)
+
+    def run_blocks(self, blocks: Iterable[nn.Module], x: torch.Tensor) -> torch.Tensor:
+        """Apply ``blocks`` in order, checkpointing each when enabled and gradients are on."""
+        use_ckpt = self.grad_checkpointing and torch.is_grad_enabled()
+        for block in blocks:
+            x = checkpoint(block, x, use_reentrant=False) if use_ckpt else block(x)
+        return x
+
+    def no_weight_decay(self) -> set[str]:
+        """Parameter names to exclude from weight decay beyond norms and biases (tokens, tables)."""
+        return set()

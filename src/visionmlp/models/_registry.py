@@ -1,0 +1,172 @@
+"""The model registry: every variant is a name bound to a builder, its input config and its published figures.
+
+A family module registers its variants at import time; ``visionmlp.models`` imports every family module,
+so importing ``visionmlp`` is enough to see the whole zoo.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+from torch import nn
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+INCEPTION_MEAN = (0.5, 0.5, 0.5)
+INCEPTION_STD = (0.5, 0.5, 0.5)
+FASHION_MNIST_MEAN = (0.2860,)
+FASHION_MNIST_STD = (0.3530,)
+CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
+CIFAR_STD = (0.2470, 0.2435, 0.2616)
+
+
+@dataclass(frozen=True)
+class PretrainedCfg:
+    """How a variant expects its input, timm-style: what a data pipeline needs to feed it."""
+
+    input_size: tuple[int, int, int] = (3, 224, 224)
+    mean: tuple[float, ...] = IMAGENET_MEAN
+    std: tuple[float, ...] = IMAGENET_STD
+    crop_pct: float = 0.875
+    interpolation: str = "bicubic"
+    num_classes: int = 1000
+    fixed_input_size: bool = True
+
+    def to_dict(self) -> dict:
+        return {
+            "input_size": list(self.input_size),
+            "mean": list(self.mean),
+            "std": list(self.std),
+            "crop_pct": self.crop_pct,
+            "interpolation": self.interpolation,
+            "num_classes": self.num_classes,
+            "fixed_input_size": self.fixed_input_size,
+        }
+
+
+@dataclass(frozen=True)
+class Published:
+    """What is known of a variant from its paper and official code, with where it comes from.
+
+    ``params``: the exact parameter count of the official code at 1000 classes and 224x224 when
+    ``params_exact`` (a correct build equals it to the parameter), else the published rounded count.
+    ``official_macs``: G multiply-accumulates of the official code's forward pass (what the papers call
+    FLOPs), the reference our count must match within 1%. ``macs``: the published G MACs, if any.
+    ``top1``: ImageNet-1k validation top-1 in percent under ``regime``, as reported by ``source``.
+    """
+
+    params: int | None = None
+    params_exact: bool = False
+    macs: float | None = None
+    official_macs: float | None = None
+    top1: float | None = None
+    regime: str = ""
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One registered variant."""
+
+    name: str
+    family: str
+    builder: Callable[..., nn.Module]
+    pretrained_cfg: PretrainedCfg
+    published: Published
+    # Overrides that shrink the variant to a few thousand parameters for the contract tests.
+    tiny: dict = field(default_factory=dict)
+    # The architecture arguments a table-registered variant passes to its model class.
+    arch: dict = field(default_factory=dict)
+
+
+_REGISTRY: dict[str, ModelEntry] = {}
+
+
+def register_model(
+    name: str | None = None,
+    *,
+    family: str,
+    pretrained_cfg: PretrainedCfg | None = None,
+    published: Published | None = None,
+    tiny: dict | None = None,
+):
+    """Decorator that registers ``fn(**kwargs) -> nn.Module`` as a variant (its own name unless given)."""
+
+    def decorator(fn: Callable[..., nn.Module]):
+        key = name or fn.__name__
+        if key in _REGISTRY:
+            raise ValueError(f"model {key!r} is registered twice")
+        _REGISTRY[key] = ModelEntry(
+            name=key,
+            family=family,
+            builder=fn,
+            pretrained_cfg=pretrained_cfg or PretrainedCfg(),
+            published=published or Published(),
+            tiny=dict(tiny or {}),
+        )
+        return fn
+
+    return decorator
+
+
+def register_variant(
+    name: str,
+    model_cls: type[nn.Module],
+    arch: dict,
+    *,
+    family: str,
+    pretrained_cfg: PretrainedCfg | None = None,
+    published: Published | None = None,
+    tiny: dict | None = None,
+) -> None:
+    """Register a variant as data: ``model_cls(**arch, **user_kwargs)``.
+
+    User keyword arguments override ``arch``; the builder's signature is the class's, so
+    ``create_model`` can reject unknown arguments by name.
+    """
+
+    def builder(**kwargs):
+        return model_cls(**{**arch, **kwargs})
+
+    builder.__signature__ = inspect.signature(model_cls)
+    builder.__doc__ = f"{name}: {model_cls.__name__}({', '.join(f'{k}={v!r}' for k, v in arch.items())})"
+    register_model(name, family=family, pretrained_cfg=pretrained_cfg, published=published, tiny=tiny)(builder)
+    _REGISTRY[name] = replace(_REGISTRY[name], arch=dict(arch))
+
+
+def list_models(pattern: str = "*", family: str | None = None) -> list[str]:
+    """Registered names matching a shell-style ``pattern`` (and ``family``), sorted."""
+    names = [n for n, e in _REGISTRY.items() if family is None or e.family == family]
+    return sorted(n for n in names if fnmatch.fnmatchcase(n, pattern))
+
+
+def list_families() -> list[str]:
+    return sorted({e.family for e in _REGISTRY.values()})
+
+
+def get_entry(name: str) -> ModelEntry:
+    """The registry entry for ``name``; an unknown name raises with the closest matches and the full list."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        close = difflib.get_close_matches(str(name), list(_REGISTRY), n=5, cutoff=0.5)
+        hint = f" Did you mean {', '.join(close)}?" if close else ""
+        raise ValueError(
+            f"unknown model {name!r}.{hint} Valid names: {', '.join(sorted(_REGISTRY))} "
+            f"(or run `visionmlp list-models`)."
+        ) from None
+
+
+def with_input(cfg: PretrainedCfg, in_chans: int, img_size: tuple[int, int], num_classes: int) -> PretrainedCfg:
+    """The config a built model actually has after its input/classes were overridden."""
+    if (in_chans, *img_size) == tuple(cfg.input_size) and num_classes == cfg.num_classes:
+        return cfg
+    mean, std = cfg.mean, cfg.std
+    if in_chans != len(mean):
+        mean = (sum(mean) / len(mean),) * in_chans
+        std = (sum(std) / len(std),) * in_chans
+    return replace(cfg, input_size=(in_chans, *img_size), mean=mean, std=std, num_classes=num_classes)

@@ -1,0 +1,187 @@
+"""MLP-Mixer (Tolstikhin et al. 2021, arXiv 2105.01601).
+
+Each block mixes tokens with an MLP shared across channels, then channels with an MLP shared across
+tokens, both pre-LayerNorm with residuals; the head mean-pools the tokens. Built as the official Flax
+code (``vit_jax/models_mixer.py``): LeCun-normal Dense/stem init, zero head, LayerNorm eps 1e-6.
+``gelu_approximate="tanh"`` reproduces Flax's default GELU for its released weights; the default exact
+GELU matches the PyTorch (timm) weights. Submodule names follow timm so its state dicts load as they are.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..layers import DropPath, Mlp, PatchEmbed, lecun_normal_
+from ..layers._helpers import to_2tuple
+from ..layers.drop import drop_path_rates
+from ._base import VisionModel
+from ._features import FeatureInfo, tokens_to_nchw
+from ._registry import (
+    CIFAR_MEAN,
+    CIFAR_STD,
+    FASHION_MNIST_MEAN,
+    FASHION_MNIST_STD,
+    INCEPTION_MEAN,
+    INCEPTION_STD,
+    PretrainedCfg,
+    Published,
+    register_variant,
+)
+
+
+class MixerBlock(nn.Module):
+    """x += TokenMLP(LN(x)^T)^T ; x += ChannelMLP(LN(x))."""
+
+    def __init__(
+        self,
+        dim: int,
+        seq_len: int,
+        tokens_mlp_dim: int,
+        channels_mlp_dim: int,
+        norm_eps: float = 1e-6,
+        gelu_approximate: str = "none",
+        drop: float = 0.0,
+        drop_path: float = 0.0,
+    ):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim, eps=norm_eps)
+        self.mlp_tokens = Mlp(seq_len, tokens_mlp_dim, drop=drop, gelu_approximate=gelu_approximate)
+        self.norm2 = nn.LayerNorm(dim, eps=norm_eps)
+        self.mlp_channels = Mlp(dim, channels_mlp_dim, drop=drop, gelu_approximate=gelu_approximate)
+        self.drop_path = DropPath(drop_path)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, S, C)
+        x = x + self.drop_path(self.mlp_tokens(self.norm1(x).transpose(1, 2)).transpose(1, 2))
+        return x + self.drop_path(self.mlp_channels(self.norm2(x)))
+
+
+class MlpMixer(VisionModel):
+    """MLP-Mixer with the paper's hyper-parameter names (hidden size C = ``embed_dim``, D_S, D_C)."""
+
+    def __init__(
+        self,
+        num_classes: int = 1000,
+        img_size=224,
+        in_chans: int = 3,
+        patch_size: int = 16,
+        num_blocks: int = 8,
+        embed_dim: int = 512,
+        tokens_mlp_dim: int = 256,
+        channels_mlp_dim: int = 2048,
+        norm_eps: float = 1e-6,
+        gelu_approximate: str = "none",
+        drop_rate: float = 0.0,
+        drop_path_rate: float = 0.0,
+    ):
+        super().__init__()
+        self.num_classes = num_classes
+        self.num_features = self.embed_dim = embed_dim
+        self.in_chans = in_chans
+        self.img_size = to_2tuple(img_size)
+        self.fixed_img_size = self.img_size
+        self.stem = PatchEmbed(self.img_size, patch_size, in_chans, embed_dim)
+        self.grid_size = self.stem.grid_size
+        dpr = drop_path_rates(drop_path_rate, num_blocks)
+        self.blocks = nn.Sequential(
+            *[
+                MixerBlock(
+                    embed_dim,
+                    self.stem.num_patches,
+                    tokens_mlp_dim,
+                    channels_mlp_dim,
+                    norm_eps,
+                    gelu_approximate,
+                    drop_rate,
+                    dpr[i],
+                )
+                for i in range(num_blocks)
+            ]
+        )
+        self.norm = nn.LayerNorm(embed_dim, eps=norm_eps)
+        self.head_drop = nn.Dropout(drop_rate)
+        reduction = self.stem.patch_size[0]
+        self.feature_info = FeatureInfo(
+            {"num_chs": embed_dim, "reduction": reduction, "module": f"blocks.{i}"} for i in range(num_blocks)
+        )
+        self.head = self.build_head(num_classes)
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        # Flax defaults: lecun_normal kernels and zero biases everywhere, including the stem conv.
+        for module in self.modules():
+            if isinstance(module, (nn.Linear, nn.Conv2d)):
+                lecun_normal_(module.weight)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+        if isinstance(self.head, nn.Linear):
+            self.init_head(self.head)
+
+    def init_head(self, head: nn.Linear) -> None:
+        nn.init.zeros_(head.weight)  # the official head kernel_init is zeros
+        nn.init.zeros_(head.bias)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        self.check_input(x)
+        x = self.run_blocks(self.blocks, self.stem(x))
+        return self.norm(x)
+
+    def pool(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head_drop(x.mean(dim=1))
+
+    def forward_intermediates(self, x, indices):
+        self.check_input(x)
+        x = self.stem(x)
+        out = []
+        for i, block in enumerate(self.blocks[: indices[-1] + 1]):
+            x = block(x)
+            if i in indices:
+                out.append(tokens_to_nchw(x, self.grid_size))
+        return out
+
+
+_MIXER_SRC = "Tolstikhin et al. 2021, Table 1 (params w/o head) and Table 3"
+
+
+def _mixer(patch: int, dim: int, blocks: int, params: int, macs: float, top1: float, regime: str):
+    return (
+        dict(patch_size=patch, embed_dim=dim, num_blocks=blocks, tokens_mlp_dim=dim // 2, channels_mlp_dim=4 * dim),
+        Published(params=params, params_exact=True, official_macs=macs, top1=top1, regime=regime, source=_MIXER_SRC),
+    )
+
+
+_VARIANTS = {
+    "mixer_s32_224": _mixer(32, 512, 8, 19_104_624, 1.00, 68.70, "JFT-300M 5 ep, fine-tuned at 224"),
+    "mixer_s16_224": _mixer(16, 512, 8, 18_528_264, 3.79, 73.83, "JFT-300M 5 ep, fine-tuned at 224"),
+    "mixer_b32_224": _mixer(32, 768, 12, 60_293_428, 3.24, 75.53, "JFT-300M 7 ep, fine-tuned at 224"),
+    "mixer_b16_224": _mixer(16, 768, 12, 59_880_472, 12.62, 76.44, "ImageNet-1k from scratch, 300 ep"),
+    "mixer_l32_224": _mixer(32, 1024, 24, 206_939_264, 11.27, 80.67, "JFT-300M 7 ep, fine-tuned at 224"),
+    "mixer_l16_224": _mixer(16, 1024, 24, 208_196_168, 44.60, 71.76, "ImageNet-1k from scratch, 300 ep"),
+    "mixer_h14_224": _mixer(14, 1280, 32, 432_350_952, 121.1, 86.32, "JFT-300M 14 ep, fine-tuned at 224"),
+}
+_TINY = dict(embed_dim=32, num_blocks=2, tokens_mlp_dim=16, channels_mlp_dim=64, img_size=32, patch_size=8)
+_IMAGENET_CFG = PretrainedCfg(mean=INCEPTION_MEAN, std=INCEPTION_STD, crop_pct=0.875)
+
+for _name, (_arch, _published) in _VARIANTS.items():
+    register_variant(
+        _name, MlpMixer, _arch, family="mixer", pretrained_cfg=_IMAGENET_CFG, published=_published, tiny=_TINY
+    )
+
+# Small Mixers for Fashion-MNIST (28x28, 1 channel) and CIFAR (32x32): patch 4, C=192, 8 blocks (~2.3 M).
+_SMALL = dict(patch_size=4, embed_dim=192, num_blocks=8, tokens_mlp_dim=96, channels_mlp_dim=768)
+register_variant(
+    "mixer_s4_28",
+    MlpMixer,
+    dict(_SMALL, img_size=28, in_chans=1, num_classes=10),
+    family="mixer",
+    pretrained_cfg=PretrainedCfg(
+        input_size=(1, 28, 28), mean=FASHION_MNIST_MEAN, std=FASHION_MNIST_STD, crop_pct=1.0, num_classes=10
+    ),
+)
+register_variant(
+    "mixer_s4_32",
+    MlpMixer,
+    dict(_SMALL, img_size=32, num_classes=10),
+    family="mixer",
+    pretrained_cfg=PretrainedCfg(input_size=(3, 32, 32), mean=CIFAR_MEAN, std=CIFAR_STD, crop_pct=1.0, num_classes=10),
+)
