@@ -23,6 +23,8 @@ class VisionModel(nn.Module):
 
     #: positions in ``feature_info`` returned by ``features_only=True`` when ``out_indices`` is not given
     default_out_indices: Sequence[int] = (-1,)
+    #: whether the class takes ``dynamic_img_size=True`` (resampling its grid-tied weights to the input)
+    supports_dynamic_img_size: bool = False
 
     def __init__(self):
         super().__init__()
@@ -30,6 +32,9 @@ class VisionModel(nn.Module):
         self.feature_indices: list[int] | None = None
         self.feature_info = FeatureInfo()
         self.fixed_img_size: tuple[int, int] | None = None
+        self.dynamic_img_size = False
+        # With dynamic_img_size, input sides must be multiples of this (the total patch stride).
+        self.size_multiple: tuple[int, int] = (1, 1)
         self.model_name = type(self).__name__
 
     # ----- input -------------------------------------------------------------------------------
@@ -54,12 +59,21 @@ class VisionModel(nn.Module):
                 f"{self.model_name} expects {self.in_chans} input channels, got {x.shape[1]}; "
                 f"create the model with in_chans={x.shape[1]} or convert the images"
             )
-        if self.fixed_img_size is not None and tuple(x.shape[-2:]) != tuple(self.fixed_img_size):
+        size = tuple(x.shape[-2:])
+        if self.dynamic_img_size:
+            mh, mw = self.size_multiple
+            if size[0] % mh or size[1] % mw or size[0] < mh or size[1] < mw:
+                raise ValueError(
+                    f"{self.model_name} with dynamic_img_size needs input sides that are positive multiples "
+                    f"of {mh}x{mw}, got {size[0]}x{size[1]}; resize or pad the images"
+                )
+        elif self.fixed_img_size is not None and size != tuple(self.fixed_img_size):
             h, w = self.fixed_img_size
+            dynamic = " or pass dynamic_img_size=True" if self.supports_dynamic_img_size else ""
             raise ValueError(
                 f"{self.model_name} is built for {h}x{w} inputs (its token mixing is tied to that grid), "
-                f"got {x.shape[-2]}x{x.shape[-1]}; resize the images to {h}x{w} or create the model with "
-                f"img_size=({x.shape[-2]}, {x.shape[-1]})"
+                f"got {size[0]}x{size[1]}; resize the images to {h}x{w}, create the model with "
+                f"img_size=({size[0]}, {size[1]}){dynamic}"
             )
 
     # ----- classifier --------------------------------------------------------------------------
@@ -121,11 +135,11 @@ class VisionModel(nn.Module):
         """Recompute block activations in the backward pass: less memory, about 30% more compute."""
         self.grad_checkpointing = bool(enable)
 
-    def run_blocks(self, blocks: Iterable[nn.Module], x: torch.Tensor) -> torch.Tensor:
-        """Apply ``blocks`` in order, checkpointing each when enabled and gradients are on."""
+    def run_blocks(self, blocks: Iterable[nn.Module], x: torch.Tensor, *args) -> torch.Tensor:
+        """Apply ``blocks`` in order (``block(x, *args)``), checkpointing each when enabled and training."""
         use_ckpt = self.grad_checkpointing and torch.is_grad_enabled()
         for block in blocks:
-            x = checkpoint(block, x, use_reentrant=False) if use_ckpt else block(x)
+            x = checkpoint(block, x, *args, use_reentrant=False) if use_ckpt else block(x, *args)
         return x
 
     def no_weight_decay(self) -> set[str]:

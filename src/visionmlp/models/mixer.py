@@ -10,11 +10,13 @@ GELU matches the PyTorch (timm) weights. Submodule names follow timm so its stat
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..layers import DropPath, Mlp, PatchEmbed, lecun_normal_
 from ..layers._helpers import to_2tuple
 from ..layers.drop import drop_path_rates
+from ..layers.resample import resample_grid_axis
 from ._base import VisionModel
 from ._features import FeatureInfo, tokens_to_nchw
 from ._registry import (
@@ -30,13 +32,34 @@ from ._registry import (
 )
 
 
+class TokenMlp(Mlp):
+    """The token-mixing MLP: Linear(S, D_S) -> GELU -> Linear(D_S, S), shared across channels.
+
+    Given another token ``grid`` than the one it was built for, it resamples its grid-tied weights
+    (fc1's input axis, fc2's output axis and bias) to that grid; see ``layers.resample``.
+    """
+
+    def __init__(self, grid: tuple[int, int], hidden: int, drop: float = 0.0, gelu_approximate: str = "none"):
+        super().__init__(grid[0] * grid[1], hidden, drop=drop, gelu_approximate=gelu_approximate)
+        self.grid = tuple(grid)
+
+    def forward(self, x: torch.Tensor, grid: tuple[int, int] | None = None) -> torch.Tensor:
+        if grid is None or tuple(grid) == self.grid:
+            return super().forward(x)
+        w1 = resample_grid_axis(self.fc1.weight, 1, self.grid, grid, summed=True)
+        w2 = resample_grid_axis(self.fc2.weight, 0, self.grid, grid)
+        b2 = resample_grid_axis(self.fc2.bias, 0, self.grid, grid)
+        x = self.drop1(self.act(F.linear(x, w1, self.fc1.bias)))
+        return self.drop2(F.linear(x, w2, b2))
+
+
 class MixerBlock(nn.Module):
     """x += TokenMLP(LN(x)^T)^T ; x += ChannelMLP(LN(x))."""
 
     def __init__(
         self,
         dim: int,
-        seq_len: int,
+        grid: tuple[int, int],
         tokens_mlp_dim: int,
         channels_mlp_dim: int,
         norm_eps: float = 1e-6,
@@ -46,18 +69,20 @@ class MixerBlock(nn.Module):
     ):
         super().__init__()
         self.norm1 = nn.LayerNorm(dim, eps=norm_eps)
-        self.mlp_tokens = Mlp(seq_len, tokens_mlp_dim, drop=drop, gelu_approximate=gelu_approximate)
+        self.mlp_tokens = TokenMlp(grid, tokens_mlp_dim, drop=drop, gelu_approximate=gelu_approximate)
         self.norm2 = nn.LayerNorm(dim, eps=norm_eps)
         self.mlp_channels = Mlp(dim, channels_mlp_dim, drop=drop, gelu_approximate=gelu_approximate)
         self.drop_path = DropPath(drop_path)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, S, C)
-        x = x + self.drop_path(self.mlp_tokens(self.norm1(x).transpose(1, 2)).transpose(1, 2))
+    def forward(self, x: torch.Tensor, grid: tuple[int, int] | None = None) -> torch.Tensor:  # x: (B, S, C)
+        x = x + self.drop_path(self.mlp_tokens(self.norm1(x).transpose(1, 2), grid).transpose(1, 2))
         return x + self.drop_path(self.mlp_channels(self.norm2(x)))
 
 
 class MlpMixer(VisionModel):
     """MLP-Mixer with the paper's hyper-parameter names (hidden size C = ``embed_dim``, D_S, D_C)."""
+
+    supports_dynamic_img_size = True
 
     def __init__(
         self,
@@ -73,6 +98,7 @@ class MlpMixer(VisionModel):
         gelu_approximate: str = "none",
         drop_rate: float = 0.0,
         drop_path_rate: float = 0.0,
+        dynamic_img_size: bool = False,
     ):
         super().__init__()
         self.num_classes = num_classes
@@ -82,12 +108,14 @@ class MlpMixer(VisionModel):
         self.fixed_img_size = self.img_size
         self.stem = PatchEmbed(self.img_size, patch_size, in_chans, embed_dim)
         self.grid_size = self.stem.grid_size
+        self.dynamic_img_size = dynamic_img_size
+        self.size_multiple = self.stem.patch_size
         dpr = drop_path_rates(drop_path_rate, num_blocks)
         self.blocks = nn.Sequential(
             *[
                 MixerBlock(
                     embed_dim,
-                    self.stem.num_patches,
+                    self.grid_size,
                     tokens_mlp_dim,
                     channels_mlp_dim,
                     norm_eps,
@@ -121,9 +149,13 @@ class MlpMixer(VisionModel):
         nn.init.zeros_(head.weight)  # the official head kernel_init is zeros
         nn.init.zeros_(head.bias)
 
+    def _grid(self, x: torch.Tensor) -> tuple[int, int]:
+        return (x.shape[-2] // self.size_multiple[0], x.shape[-1] // self.size_multiple[1])
+
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
-        x = self.run_blocks(self.blocks, self.stem(x))
+        grid = self._grid(x)
+        x = self.run_blocks(self.blocks, self.stem(x), grid)
         return self.norm(x)
 
     def pool(self, x: torch.Tensor) -> torch.Tensor:
@@ -131,12 +163,13 @@ class MlpMixer(VisionModel):
 
     def forward_intermediates(self, x, indices):
         self.check_input(x)
+        grid = self._grid(x)
         x = self.stem(x)
         out = []
         for i, block in enumerate(self.blocks[: indices[-1] + 1]):
-            x = block(x)
+            x = block(x, grid)
             if i in indices:
-                out.append(tokens_to_nchw(x, self.grid_size))
+                out.append(tokens_to_nchw(x, grid))
         return out
 
 
