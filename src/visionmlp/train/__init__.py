@@ -1,0 +1,5 @@
+"""Training loops."""
+
+from .quick import QuickResult, evaluate_top1, train_quick
+
+__all__ = ["QuickResult", "evaluate_top1", "train_quick"]
