@@ -28,7 +28,8 @@ class DropPath(nn.Module):
 
 
 def drop_path_rates(drop_path_rate: float, depth: int) -> list[float]:
-    """The linear 0 -> ``drop_path_rate`` ramp over ``depth`` blocks that most families use."""
-    if depth <= 1:
-        return [0.0] * depth if drop_path_rate == 0 else [drop_path_rate] * depth
+    """The linear 0 -> ``drop_path_rate`` ramp over ``depth`` blocks (``torch.linspace`` semantics, as the
+    official code bases use: a single block gets 0)."""
+    if depth == 1:
+        return [0.0]
     return [drop_path_rate * i / (depth - 1) for i in range(depth)]

@@ -11,8 +11,11 @@ _TRUNC_STD = 0.87962566103423978
 
 
 def trunc_normal_(tensor: torch.Tensor, std: float = 0.02) -> torch.Tensor:
-    """Truncated normal at +-2 std, the initialiser of the DeiT/timm lineage (trunc_normal_(std=.02))."""
-    return nn.init.trunc_normal_(tensor, mean=0.0, std=std, a=-2 * std, b=2 * std)
+    """The DeiT/timm lineage's ``trunc_normal_(std=.02)``: cut at +-2 in absolute value, not +-2 std.
+
+    At std 0.02 that is practically an untruncated normal; it is kept so the official inits read the same.
+    """
+    return nn.init.trunc_normal_(tensor, mean=0.0, std=std, a=-2.0, b=2.0)
 
 
 def lecun_normal_(tensor: torch.Tensor) -> torch.Tensor:
