@@ -15,6 +15,7 @@ from ._common import (
     StateDictMismatchError,
     check_against_model,
     convert_state_dict,
+    get_converter,
     load_converted,
     register_converter,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "StateDictMismatchError",
     "check_against_model",
     "convert_state_dict",
+    "get_converter",
     "load_converted",
     "register_converter",
 ]

@@ -1,0 +1,224 @@
+"""gMLP (Liu et al. 2021, "Pay Attention to MLPs", arXiv 2105.08050).
+
+Each block is one channel MLP whose hidden activations are gated across tokens: the Spatial Gating
+Unit splits them into halves ``u, v``, normalises ``v``, mixes it over the tokens with a square Linear
+and multiplies: ``u * (W LN(v) + b)``. The gate starts as the identity (W ~ 0, b = 1), so an untrained
+gMLP is a stack of channel MLPs. No position embedding or class token; the head mean-pools the tokens.
+There is no official code: built as timm's ``mlp_mixer.py`` (the spec's source), including its init
+(Xavier-uniform Linears with N(0, 1e-6) biases, LeCun-normal stem, zero head), its constant drop-path
+rate and its submodule names, so timm's state dicts load as they are.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..layers import DropPath, PatchEmbed, lecun_normal_
+from ..layers._helpers import to_2tuple
+from ..layers.token_linear import TokenLinear
+from ._base import VisionModel
+from ._features import FeatureInfo, tokens_to_nchw
+from ._registry import (
+    CIFAR_MEAN,
+    CIFAR_STD,
+    FASHION_MNIST_MEAN,
+    FASHION_MNIST_STD,
+    INCEPTION_MEAN,
+    INCEPTION_STD,
+    PretrainedCfg,
+    Published,
+    register_variant,
+)
+
+
+class SpatialGatingUnit(nn.Module):
+    """s(Z) = U * (W LN(V) + b), with W a Linear over the tokens; halves the channels."""
+
+    def __init__(self, dim: int, grid: tuple[int, int], norm_eps: float = 1e-5):
+        super().__init__()
+        self.norm = nn.LayerNorm(dim // 2, eps=norm_eps)
+        self.proj = TokenLinear(grid)
+
+    def init_weights(self) -> None:
+        # Near-zero spatial weights and unit bias: the gate starts as the identity.
+        nn.init.normal_(self.proj.weight, std=1e-6)
+        nn.init.ones_(self.proj.bias)
+
+    def forward(self, x: torch.Tensor, grid: tuple[int, int] | None = None) -> torch.Tensor:  # x: (B, N, 2C)
+        u, v = x.chunk(2, dim=-1)
+        v = self.proj(self.norm(v).transpose(1, 2), grid).transpose(1, 2)  # mix (B, C, N) along N
+        return u * v
+
+
+class GatedMlp(nn.Module):
+    """Proj_out(SGU(GELU(Proj_in(x)))): d -> d_ffn -> gate -> d_ffn/2 -> d."""
+
+    def __init__(self, dim: int, hidden: int, grid: tuple[int, int], drop: float = 0.0):
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden)
+        self.act = nn.GELU()
+        self.drop1 = nn.Dropout(drop)
+        self.gate = SpatialGatingUnit(hidden, grid)
+        self.fc2 = nn.Linear(hidden // 2, dim)
+        self.drop2 = nn.Dropout(drop)
+
+    def forward(self, x: torch.Tensor, grid: tuple[int, int] | None = None) -> torch.Tensor:
+        x = self.gate(self.drop1(self.act(self.fc1(x))), grid)
+        return self.drop2(self.fc2(x))
+
+
+class SpatialGatingBlock(nn.Module):
+    """x += GatedMlp(LN(x))."""
+
+    def __init__(
+        self,
+        dim: int,
+        grid: tuple[int, int],
+        mlp_ratio: float = 6.0,
+        norm_eps: float = 1e-6,
+        drop: float = 0.0,
+        drop_path: float = 0.0,
+    ):
+        super().__init__()
+        self.norm = nn.LayerNorm(dim, eps=norm_eps)
+        self.mlp_channels = GatedMlp(dim, int(mlp_ratio * dim), grid, drop=drop)
+        self.drop_path = DropPath(drop_path)
+
+    def forward(self, x: torch.Tensor, grid: tuple[int, int] | None = None) -> torch.Tensor:  # x: (B, N, C)
+        return x + self.drop_path(self.mlp_channels(self.norm(x), grid))
+
+
+class GMlp(VisionModel):
+    """gMLP with timm's hyper-parameter names (d_model = ``embed_dim``, d_ffn = ``mlp_ratio * embed_dim``)."""
+
+    supports_dynamic_img_size = True
+
+    def __init__(
+        self,
+        num_classes: int = 1000,
+        img_size=224,
+        in_chans: int = 3,
+        patch_size: int = 16,
+        num_blocks: int = 30,
+        embed_dim: int = 256,
+        mlp_ratio: float = 6.0,
+        norm_eps: float = 1e-6,
+        drop_rate: float = 0.0,
+        drop_path_rate: float = 0.0,
+        dynamic_img_size: bool = False,
+    ):
+        super().__init__()
+        self.num_classes = num_classes
+        self.num_features = self.embed_dim = embed_dim
+        self.in_chans = in_chans
+        self.img_size = to_2tuple(img_size)
+        self.fixed_img_size = self.img_size
+        self.stem = PatchEmbed(self.img_size, patch_size, in_chans, embed_dim)
+        self.grid_size = self.stem.grid_size
+        self.dynamic_img_size = dynamic_img_size
+        self.size_multiple = self.stem.patch_size
+        # timm gives every block the same drop-path rate.
+        self.blocks = nn.Sequential(
+            *[
+                SpatialGatingBlock(embed_dim, self.grid_size, mlp_ratio, norm_eps, drop_rate, drop_path_rate)
+                for _ in range(num_blocks)
+            ]
+        )
+        self.norm = nn.LayerNorm(embed_dim, eps=norm_eps)
+        self.head_drop = nn.Dropout(drop_rate)
+        self.feature_info = FeatureInfo(
+            {"num_chs": embed_dim, "reduction": self.stem.patch_size[0], "module": f"blocks.{i}"}
+            for i in range(num_blocks)
+        )
+        self.head = self.build_head(num_classes)
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        lecun_normal_(self.stem.proj.weight)
+        nn.init.zeros_(self.stem.proj.bias)
+        for module in self.blocks.modules():
+            if isinstance(module, nn.Linear):
+                nn.init.xavier_uniform_(module.weight)
+                nn.init.normal_(module.bias, std=1e-6)
+        for module in self.blocks.modules():
+            if isinstance(module, SpatialGatingUnit):
+                module.init_weights()
+
+    def init_head(self, head: nn.Linear) -> None:
+        nn.init.zeros_(head.weight)  # timm zero-initialises the classifier
+        nn.init.zeros_(head.bias)
+
+    def _grid(self, x: torch.Tensor) -> tuple[int, int]:
+        return (x.shape[-2] // self.size_multiple[0], x.shape[-1] // self.size_multiple[1])
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        self.check_input(x)
+        grid = self._grid(x)
+        x = self.run_blocks(self.blocks, self.stem(x), grid)
+        return self.norm(x)
+
+    def pool(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head_drop(x.mean(dim=1))
+
+    def forward_intermediates(self, x, indices):
+        self.check_input(x)
+        grid = self._grid(x)
+        x = self.stem(x)
+        out = []
+        for i, block in enumerate(self.blocks[: indices[-1] + 1]):
+            x = block(x, grid)
+            if i in indices:
+                out.append(tokens_to_nchw(x, grid))
+        return out
+
+
+_SRC = "Liu et al. 2021 as quoted by the ViP README (S, B) and third-party tables (Ti, MACs)"
+_REGIME = "ImageNet-1k from scratch"
+
+
+def _gmlp(dim: int, params: int, macs: float, official_macs: float, top1: float):
+    return (
+        dict(patch_size=16, num_blocks=30, embed_dim=dim, mlp_ratio=6),
+        Published(
+            params=params,
+            params_exact=True,
+            macs=macs,
+            official_macs=official_macs,
+            top1=top1,
+            regime=_REGIME,
+            source=_SRC,
+        ),
+    )
+
+
+_VARIANTS = {
+    "gmlp_ti16_224": _gmlp(128, 5_867_328, 1.4, 1.34, 72.3),
+    "gmlp_s16_224": _gmlp(256, 19_422_656, 4.5, 4.42, 79.6),
+    "gmlp_b16_224": _gmlp(512, 73_075_392, 15.8, 15.78, 81.6),
+}
+_TINY = dict(embed_dim=32, num_blocks=2, img_size=32, patch_size=8)
+_IMAGENET_CFG = PretrainedCfg(mean=INCEPTION_MEAN, std=INCEPTION_STD, crop_pct=0.875)
+
+for _name, (_arch, _published) in _VARIANTS.items():
+    register_variant(_name, GMlp, _arch, family="gmlp", pretrained_cfg=_IMAGENET_CFG, published=_published, tiny=_TINY)
+
+# Small gMLPs for Fashion-MNIST (28x28, 1 channel) and CIFAR (32x32): patch 4, d_model 128, d_ffn 768, 16 blocks
+# (~2.4 M, about mixer_s4_*'s size and cost).
+_SMALL = dict(patch_size=4, embed_dim=128, num_blocks=16, mlp_ratio=6)
+register_variant(
+    "gmlp_s4_28",
+    GMlp,
+    dict(_SMALL, img_size=28, in_chans=1, num_classes=10),
+    family="gmlp",
+    pretrained_cfg=PretrainedCfg(
+        input_size=(1, 28, 28), mean=FASHION_MNIST_MEAN, std=FASHION_MNIST_STD, crop_pct=1.0, num_classes=10
+    ),
+)
+register_variant(
+    "gmlp_s4_32",
+    GMlp,
+    dict(_SMALL, img_size=32, num_classes=10),
+    family="gmlp",
+    pretrained_cfg=PretrainedCfg(input_size=(3, 32, 32), mean=CIFAR_MEAN, std=CIFAR_STD, crop_pct=1.0, num_classes=10),
+)

@@ -1,0 +1,190 @@
+"""ResMLP (Touvron et al. 2021, arXiv 2105.03404).
+
+A residual network of two sublayers per block, each pre-normalised by an Affine (``alpha * x + beta``,
+no statistics: ResMLP has no LayerNorm anywhere) and post-scaled by a per-channel LayerScale: a single
+square Linear over the patches, shared across channels, then a channel MLP. The head mean-pools the
+patches after a final Affine. Built as the official code (``facebookresearch/deit: resmlp_models.py``):
+truncated-normal(0.02) Linear init with zero biases, PyTorch's default patch-embedding conv init, a
+constant (not ramped) stochastic-depth rate and depth-dependent LayerScale init. Submodule names follow
+timm (``stem.proj``, ``linear_tokens``, ``mlp_channels``, ``ls1``/``ls2``), Affine parameters keep the
+official ``(dim,)`` shape.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..layers import Affine, DropPath, Mlp, PatchEmbed, trunc_normal_
+from ..layers._helpers import to_2tuple
+from ..layers.token_linear import TokenLinear
+from ._base import VisionModel
+from ._features import FeatureInfo, tokens_to_nchw
+from ._registry import (
+    CIFAR_MEAN,
+    CIFAR_STD,
+    FASHION_MNIST_MEAN,
+    FASHION_MNIST_STD,
+    PretrainedCfg,
+    Published,
+    register_variant,
+)
+
+
+class ResBlock(nn.Module):
+    """x += ls1 * Linear_tokens(Aff(x)^T)^T ; x += ls2 * MLP(Aff(x))."""
+
+    def __init__(
+        self,
+        dim: int,
+        grid: tuple[int, int],
+        mlp_ratio: float = 4.0,
+        init_scale: float = 1e-4,
+        drop: float = 0.0,
+        drop_path: float = 0.0,
+    ):
+        super().__init__()
+        self.norm1 = Affine(dim)
+        self.linear_tokens = TokenLinear(grid)
+        self.norm2 = Affine(dim)
+        self.mlp_channels = Mlp(dim, int(mlp_ratio * dim), drop=drop)
+        self.ls1 = nn.Parameter(torch.full((dim,), float(init_scale)))
+        self.ls2 = nn.Parameter(torch.full((dim,), float(init_scale)))
+        self.drop_path = DropPath(drop_path)
+
+    def forward(self, x: torch.Tensor, grid: tuple[int, int] | None = None) -> torch.Tensor:  # x: (B, N, C)
+        x = x + self.drop_path(self.ls1 * self.linear_tokens(self.norm1(x).transpose(1, 2), grid).transpose(1, 2))
+        return x + self.drop_path(self.ls2 * self.mlp_channels(self.norm2(x)))
+
+
+class ResMLP(VisionModel):
+    """ResMLP with the official code's hyper-parameter names (``depth``, ``init_scale`` = LayerScale init)."""
+
+    supports_dynamic_img_size = True
+
+    def __init__(
+        self,
+        num_classes: int = 1000,
+        img_size=224,
+        in_chans: int = 3,
+        patch_size: int = 16,
+        embed_dim: int = 384,
+        depth: int = 12,
+        mlp_ratio: float = 4.0,
+        init_scale: float = 1e-4,
+        drop_rate: float = 0.0,
+        drop_path_rate: float = 0.0,
+        dynamic_img_size: bool = False,
+    ):
+        super().__init__()
+        self.num_classes = num_classes
+        self.num_features = self.embed_dim = embed_dim
+        self.in_chans = in_chans
+        self.img_size = to_2tuple(img_size)
+        self.fixed_img_size = self.img_size
+        self.stem = PatchEmbed(self.img_size, patch_size, in_chans, embed_dim)
+        self.grid_size = self.stem.grid_size
+        self.dynamic_img_size = dynamic_img_size
+        self.size_multiple = self.stem.patch_size
+        # The official stochastic depth is the same rate in every block, not a ramp.
+        self.blocks = nn.Sequential(
+            *[
+                ResBlock(embed_dim, self.grid_size, mlp_ratio, init_scale, drop_rate, drop_path_rate)
+                for _ in range(depth)
+            ]
+        )
+        self.norm = Affine(embed_dim)
+        self.feature_info = FeatureInfo(
+            {"num_chs": embed_dim, "reduction": self.stem.patch_size[0], "module": f"blocks.{i}"} for i in range(depth)
+        )
+        self.head = self.build_head(num_classes)
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        # Official: every Linear trunc_normal(0.02) with zero bias; the stem conv keeps PyTorch's init.
+        for module in self.modules():
+            if isinstance(module, nn.Linear):
+                trunc_normal_(module.weight, std=0.02)
+                nn.init.zeros_(module.bias)
+
+    def _grid(self, x: torch.Tensor) -> tuple[int, int]:
+        return (x.shape[-2] // self.size_multiple[0], x.shape[-1] // self.size_multiple[1])
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        self.check_input(x)
+        grid = self._grid(x)
+        x = self.run_blocks(self.blocks, self.stem(x), grid)
+        return self.norm(x)
+
+    def pool(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean(dim=1)
+
+    def forward_intermediates(self, x, indices):
+        self.check_input(x)
+        grid = self._grid(x)
+        x = self.stem(x)
+        out = []
+        for i, block in enumerate(self.blocks[: indices[-1] + 1]):
+            x = block(x, grid)
+            if i in indices:
+                out.append(tokens_to_nchw(x, grid))
+        return out
+
+
+_SRC = "Touvron et al. 2021, Table 3"
+_SRC_S36 = "Touvron et al. 2021, Table D.3"
+_REGIME = "ImageNet-1k from scratch, 400 ep"
+
+
+def _resmlp(patch, dim, depth, init_scale, params, macs, official_macs, top1, source=_SRC):
+    return (
+        dict(patch_size=patch, embed_dim=dim, depth=depth, init_scale=init_scale),
+        Published(
+            params=params,
+            params_exact=True,
+            macs=macs,
+            official_macs=official_macs,
+            top1=top1,
+            regime=_REGIME,
+            source=source,
+        ),
+    )
+
+
+_VARIANTS = {
+    "resmlp_12_224": _resmlp(16, 384, 12, 0.1, 15_350_872, 3.0, 3.01, 76.6),
+    "resmlp_24_224": _resmlp(16, 384, 24, 1e-5, 30_020_680, 6.0, 5.96, 79.4),
+    "resmlp_36_224": _resmlp(16, 384, 36, 1e-6, 44_690_488, 8.9, 8.91, 79.7, _SRC_S36),
+    # The "ResMLP-B24" of the paper's Tables 1 and 3 (patch 16); not registered in the official code.
+    "resmlp_b24_224": _resmlp(16, 768, 24, 1e-6, 115_736_776, 23.0, 23.02, 81.0),
+    # "B24/8": the official code's resmlpB_24, the one with released weights.
+    "resmlp_big_24_224": _resmlp(8, 768, 24, 1e-6, 129_138_280, 100.2, 100.23, 81.0),
+}
+_TINY = dict(embed_dim=32, depth=2, img_size=32, patch_size=8)
+# Official evaluation: bicubic resize to int(224 / 0.9), centre crop, ImageNet mean/std.
+_IMAGENET_CFG = PretrainedCfg(crop_pct=0.9)
+
+for _name, (_arch, _published) in _VARIANTS.items():
+    register_variant(
+        _name, ResMLP, _arch, family="resmlp", pretrained_cfg=_IMAGENET_CFG, published=_published, tiny=_TINY
+    )
+
+# Small ResMLPs for Fashion-MNIST (28x28, 1 channel) and CIFAR (32x32): patch 4, dim 192, 8 blocks (~2.4 M),
+# the shape of mixer_s4_*; LayerScale 0.1 as for the shallow S12.
+_SMALL = dict(patch_size=4, embed_dim=192, depth=8, init_scale=0.1)
+register_variant(
+    "resmlp_s4_28",
+    ResMLP,
+    dict(_SMALL, img_size=28, in_chans=1, num_classes=10),
+    family="resmlp",
+    pretrained_cfg=PretrainedCfg(
+        input_size=(1, 28, 28), mean=FASHION_MNIST_MEAN, std=FASHION_MNIST_STD, crop_pct=1.0, num_classes=10
+    ),
+)
+register_variant(
+    "resmlp_s4_32",
+    ResMLP,
+    dict(_SMALL, img_size=32, num_classes=10),
+    family="resmlp",
+    pretrained_cfg=PretrainedCfg(input_size=(3, 32, 32), mean=CIFAR_MEAN, std=CIFAR_STD, crop_pct=1.0, num_classes=10),
+)
