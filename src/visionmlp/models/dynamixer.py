@@ -1,0 +1,209 @@
+"""DynaMixer (Wang et al. 2022, ICML, arXiv 2201.12083).
+
+ViP's network (see ``_permutator``) with content-dependent token mixing: along each row (and, with
+separate weights, each column) the tokens are compressed to ``d`` features per segment, and a Linear
+generates from them, for every segment, an ``L x L`` mixing matrix normalised over the input tokens;
+the segment's channels are then mixed with it. Built as the official ``ziyuwwang/DynaMixer``
+``models/vision_model.py`` + ``models/dynamixer.py``; its state dicts convert with ``convert.dynamixer``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..layers.resample import resample_1d_axis
+from ._permutator import BranchReweightMixer, PermutatorNet
+from ._registry import (
+    CIFAR_MEAN,
+    CIFAR_STD,
+    FASHION_MNIST_MEAN,
+    FASHION_MNIST_STD,
+    PretrainedCfg,
+    Published,
+    register_variant,
+)
+
+
+class DynaMixerOp(nn.Module):
+    """Dynamic mixing of ``L`` tokens with ``num_heads`` segments and reduced dimension ``d``.
+
+    ``P = softmax_in(generate(flatten_{L,d}(compress(x))))`` per segment, ``y = out(x_seg @ P)``.
+    ``generate`` is sized by the native sequence length ``seq_len``. For another length ``n``
+    (``dynamic_img_size``) its weight, viewed as (out token i, out token j, in token l, d), is linearly
+    interpolated along i, j and l from ``seq_len`` to ``n`` points (l rescaled by ``seq_len / n`` as a
+    summed axis; ``layers.resample.resample_1d_axis``), and its bias along i and j; at the native length
+    the weights are used as they are.
+    """
+
+    def __init__(self, dim: int, seq_len: int, num_heads: int, reduced_dim: int):
+        super().__init__()
+        if dim % num_heads:
+            raise ValueError(f"num_heads {num_heads} must divide the stage width {dim}")
+        self.seq_len, self.num_heads, self.reduced_dim = seq_len, num_heads, reduced_dim
+        self.compress = nn.Linear(dim, num_heads * reduced_dim)
+        self.generate = nn.Linear(seq_len * reduced_dim, seq_len * seq_len)
+        self.out = nn.Linear(dim, dim)
+
+    def _generate_for(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        weight, bias = self.generate.weight, self.generate.bias
+        if n == self.seq_len:
+            return weight, bias
+        m, d = self.seq_len, self.reduced_dim
+        weight = weight.reshape(m, m, m, d)  # (out i, out j, in token, d)
+        weight = resample_1d_axis(resample_1d_axis(weight, 0, m, n), 1, m, n)
+        weight = resample_1d_axis(weight, 2, m, n, summed=True).reshape(n * n, n * d)
+        bias = resample_1d_axis(resample_1d_axis(bias.reshape(m, m), 0, m, n), 1, m, n).reshape(n * n)
+        return weight, bias
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (..., L, C), mixing along L
+        *_, n, c = x.shape
+        g = self.num_heads
+        z = self.compress(x).unflatten(-1, (g, self.reduced_dim)).transpose(-3, -2).flatten(-2)  # (..., G, L*d)
+        mix = F.linear(z, *self._generate_for(n)).unflatten(-1, (n, n)).softmax(dim=-2)  # (..., G, L_in, L_out)
+        x = x.unflatten(-1, (g, c // g)).movedim(-3, -1) @ mix  # (..., G, C/G, L)
+        return self.out(x.movedim(-1, -3).flatten(-2))
+
+
+class DynaMixerMixer(BranchReweightMixer):
+    """Row and column DynaMixer operations plus ViP's channel branch, fused by split attention."""
+
+    def __init__(self, dim: int, resolution: int, num_heads: int, reduced_dim: int, qkv_bias: bool = False):
+        super().__init__(dim, qkv_bias)
+        self.mix_h = DynaMixerOp(dim, resolution, num_heads, reduced_dim)
+        self.mix_w = DynaMixerOp(dim, resolution, num_heads, reduced_dim)
+
+    def mix_height(self, x: torch.Tensor) -> torch.Tensor:  # (B, H, W, C): columns are the sequences
+        return self.mix_h(x.transpose(1, 2)).transpose(1, 2)
+
+    def mix_width(self, x: torch.Tensor) -> torch.Tensor:
+        return self.mix_w(x)
+
+
+class DynaMixer(PermutatorNet):
+    """DynaMixer with the official constructor's arguments (``resolutions[i]`` = stage ``i``'s grid side,
+    ``num_heads`` = segments, ``reduced_dims`` = the paper's d)."""
+
+    def __init__(
+        self,
+        layers: Sequence[int] = (4, 3, 8, 3),
+        num_classes: int = 1000,
+        img_size=224,
+        in_chans: int = 3,
+        patch_size: int = 7,
+        embed_dims: Sequence[int] = (192, 384, 384, 384),
+        transitions: Sequence[bool] = (True, False, False, False),
+        resolutions: Sequence[int] = (32, 16, 16, 16),
+        num_heads: Sequence[int] = (8, 16, 16, 16),
+        reduced_dims: Sequence[int] = (2, 2, 2, 2),
+        mlp_ratios: Sequence[float] = (3, 3, 3, 3),
+        skip_lam: float = 1.0,
+        qkv_bias: bool = False,
+        drop_path_rate: float = 0.0,
+        dynamic_img_size: bool = False,
+    ):
+        super().__init__(
+            lambda i, dim: DynaMixerMixer(dim, resolutions[i], num_heads[i], reduced_dims[i], qkv_bias),
+            resolutions,
+            "resolutions",
+            layers,
+            embed_dims,
+            transitions,
+            mlp_ratios,
+            num_classes=num_classes,
+            img_size=img_size,
+            in_chans=in_chans,
+            patch_size=patch_size,
+            skip_lam=skip_lam,
+            drop_path_rate=drop_path_rate,
+            dynamic_img_size=dynamic_img_size,
+        )
+
+
+_SRC = (
+    "Wang et al. 2022: top-1 from the ziyuwwang/DynaMixer README; exact params and official_macs (fvcore) computed "
+    "from the official code (published FLOPs not reachable)"
+)
+
+
+def _dynamixer(layers, dims, transitions, resolutions, heads, d, params, official_macs, top1, crop_pct):
+    arch = dict(
+        layers=layers,
+        patch_size=7,
+        embed_dims=dims,
+        transitions=transitions,
+        resolutions=resolutions,
+        num_heads=heads,
+        reduced_dims=[d] * 4,
+        mlp_ratios=[3, 3, 3, 3],
+    )
+    published = Published(
+        params=params,
+        params_exact=True,
+        official_macs=official_macs,
+        top1=top1,
+        regime="ImageNet-1k, 300 ep",
+        source=_SRC,
+    )
+    return arch, published, PretrainedCfg(crop_pct=crop_pct)
+
+
+_T1 = [True, False, False, False]
+_T2 = [False, True, False, False]
+_VARIANTS = {
+    "dynamixer_s": _dynamixer(
+        [4, 3, 8, 3], [192, 384, 384, 384], _T1, [32, 16, 16, 16], [8, 16, 16, 16], 2, 26_265_960, 7.32, 82.7, 0.9
+    ),
+    "dynamixer_m": _dynamixer(
+        [4, 3, 14, 3], [256, 256, 512, 512], _T2, [32, 32, 16, 16], [8, 8, 16, 16], 2, 57_128_264, 17.02, 83.7, 0.9
+    ),
+    "dynamixer_l": _dynamixer(
+        [8, 8, 16, 4], [256, 512, 512, 512], _T1, [32, 16, 16, 16], [8, 16, 16, 16], 8, 97_818_088, 27.40, 84.3, 0.875
+    ),
+}
+# Two stages (a 2x2 downsample with a width change between them) on an 8x8 then 4x4 grid.
+_TINY = dict(
+    layers=[1, 1],
+    img_size=32,
+    patch_size=4,
+    embed_dims=[16, 32],
+    transitions=[True, False],
+    resolutions=[8, 4],
+    num_heads=[2, 4],
+    reduced_dims=[2, 2],
+    mlp_ratios=[2, 2],
+)
+
+for _name, (_arch, _published, _cfg) in _VARIANTS.items():
+    register_variant(_name, DynaMixer, _arch, family="dynamixer", pretrained_cfg=_cfg, published=_published, tiny=_TINY)
+
+# Small DynaMixers for Fashion-MNIST (28x28, 1 channel) and CIFAR (32x32): patch 4 gives a 7x7 / 8x8 grid, too
+# small to halve, so all 8 blocks run at one resolution with 8 segments of 21 channels (~2.5 M parameters).
+_SMALL = dict(
+    layers=[2, 2, 2, 2],
+    patch_size=4,
+    embed_dims=[168] * 4,
+    transitions=[False] * 4,
+    num_heads=[8] * 4,
+    reduced_dims=[2] * 4,
+    mlp_ratios=[3, 3, 3, 3],
+)
+register_variant(
+    "dynamixer_s4_28",
+    DynaMixer,
+    dict(_SMALL, img_size=28, in_chans=1, num_classes=10, resolutions=[7] * 4),
+    family="dynamixer",
+    pretrained_cfg=PretrainedCfg(
+        input_size=(1, 28, 28), mean=FASHION_MNIST_MEAN, std=FASHION_MNIST_STD, crop_pct=1.0, num_classes=10
+    ),
+)
+register_variant(
+    "dynamixer_s4_32",
+    DynaMixer,
+    dict(_SMALL, img_size=32, num_classes=10, resolutions=[8] * 4),
+    family="dynamixer",
+    pretrained_cfg=PretrainedCfg(input_size=(3, 32, 32), mean=CIFAR_MEAN, std=CIFAR_STD, crop_pct=1.0, num_classes=10),
+)

@@ -1,0 +1,198 @@
+"""Vision Permutator, ViP (Hou et al. 2021, arXiv 2106.12368).
+
+Each Permutator block encodes height, width and channel information separately: the channels are split
+into segments of ``S = C / segment_dim`` channels, and the height branch applies one Linear(C, C) to every
+(segment, column) pair's ``H x S`` values (the width branch likewise to every (segment, row) pair's
+``W x S`` values), which is why ``segment_dim`` must equal the stage's grid side (``H * S = C``). The three
+branches are fused with split attention (see ``_permutator``). Built as the official
+``Andrew-Qibin/VisionPermutator`` ``models/vip.py``; its state dicts convert with ``convert.vip``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..layers.resample import resample_1d_axis
+from ._permutator import BranchReweightMixer, PermutatorNet
+from ._registry import (
+    CIFAR_MEAN,
+    CIFAR_STD,
+    FASHION_MNIST_MEAN,
+    FASHION_MNIST_STD,
+    PretrainedCfg,
+    Published,
+    register_variant,
+)
+
+
+class WeightedPermuteMlp(BranchReweightMixer):
+    """The Weighted Permute-MLP: height, width and channel Linears (no bias), split-attention fusion.
+
+    ``mlp_h``/``mlp_w`` index their C inputs and outputs as (token along the axis, channel within the
+    segment), a ``segment_dim x S`` grid. On another grid side ``n`` (``dynamic_img_size``) the token axis
+    of both sides is linearly interpolated from ``segment_dim`` to ``n`` points (the input side rescaled by
+    ``segment_dim / n``, as a summed axis; ``layers.resample.resample_1d_axis``), giving an
+    ``(n S) x (n S)`` matrix; the number of segments stays ``C / S``. At the native side the weight is
+    used as it is.
+    """
+
+    def __init__(self, dim: int, segment_dim: int, qkv_bias: bool = False):
+        super().__init__(dim, qkv_bias)
+        if dim % segment_dim:
+            raise ValueError(f"segment_dim {segment_dim} must divide the stage width {dim}")
+        self.segment_dim = segment_dim
+        self.seg_chs = dim // segment_dim  # S
+        self.mlp_h = nn.Linear(dim, dim, bias=qkv_bias)
+        self.mlp_w = nn.Linear(dim, dim, bias=qkv_bias)
+
+    def _along(self, linear: nn.Linear, n: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``linear``'s weight (and bias) for ``n`` tokens along its axis."""
+        if n == self.segment_dim:
+            return linear.weight, linear.bias
+        s, m = self.seg_chs, self.segment_dim
+        weight = linear.weight.reshape(m, s, m, s)  # (token out, chan out, token in, chan in)
+        weight = resample_1d_axis(resample_1d_axis(weight, 0, m, n), 2, m, n, summed=True)
+        bias = linear.bias
+        if bias is not None:
+            bias = resample_1d_axis(bias.reshape(m, s), 0, m, n).reshape(n * s)
+        return weight.reshape(n * s, n * s), bias
+
+    def mix_height(self, x: torch.Tensor) -> torch.Tensor:
+        b, h, w, c = x.shape
+        s = self.seg_chs
+        x = x.reshape(b, h, w, c // s, s).permute(0, 3, 2, 1, 4).reshape(b, c // s, w, h * s)  # (B, G, W, H*S)
+        x = F.linear(x, *self._along(self.mlp_h, h))
+        return x.reshape(b, c // s, w, h, s).permute(0, 3, 2, 1, 4).reshape(b, h, w, c)
+
+    def mix_width(self, x: torch.Tensor) -> torch.Tensor:
+        b, h, w, c = x.shape
+        s = self.seg_chs
+        x = x.reshape(b, h, w, c // s, s).permute(0, 1, 3, 2, 4).reshape(b, h, c // s, w * s)  # (B, H, G, W*S)
+        x = F.linear(x, *self._along(self.mlp_w, w))
+        return x.reshape(b, h, c // s, w, s).permute(0, 1, 3, 2, 4).reshape(b, h, w, c)
+
+
+class VisionPermutator(PermutatorNet):
+    """ViP with the official constructor's arguments (``segment_dim[i]`` = stage ``i``'s grid side)."""
+
+    def __init__(
+        self,
+        layers: Sequence[int] = (4, 3, 8, 3),
+        num_classes: int = 1000,
+        img_size=224,
+        in_chans: int = 3,
+        patch_size: int = 7,
+        embed_dims: Sequence[int] = (192, 384, 384, 384),
+        transitions: Sequence[bool] = (True, False, False, False),
+        segment_dim: Sequence[int] = (32, 16, 16, 16),
+        mlp_ratios: Sequence[float] = (3, 3, 3, 3),
+        skip_lam: float = 1.0,
+        qkv_bias: bool = False,
+        drop_path_rate: float = 0.0,
+        dynamic_img_size: bool = False,
+    ):
+        super().__init__(
+            lambda i, dim: WeightedPermuteMlp(dim, segment_dim[i], qkv_bias),
+            segment_dim,
+            "segment_dim",
+            layers,
+            embed_dims,
+            transitions,
+            mlp_ratios,
+            num_classes=num_classes,
+            img_size=img_size,
+            in_chans=in_chans,
+            patch_size=patch_size,
+            skip_lam=skip_lam,
+            drop_path_rate=drop_path_rate,
+            dynamic_img_size=dynamic_img_size,
+        )
+
+
+_SRC = (
+    "Hou et al. 2021: top-1 from the Andrew-Qibin/VisionPermutator README; published MACs (S/7, M/7) as quoted by "
+    "third-party tables; exact params and official_macs computed from the official code"
+)
+_REGIME = "ImageNet-1k, 300 ep"
+
+
+def _vip(patch, layers, dims, transitions, segments, params, official_macs, macs=None, top1=None, crop_pct=0.9):
+    arch = dict(
+        layers=layers,
+        patch_size=patch,
+        embed_dims=dims,
+        transitions=transitions,
+        segment_dim=segments,
+        mlp_ratios=[3, 3, 3, 3],
+    )
+    published = Published(
+        params=params,
+        params_exact=True,
+        official_macs=official_macs,
+        macs=macs,
+        top1=top1,
+        regime=_REGIME if top1 is not None else "",
+        source=_SRC,
+    )
+    return arch, published, PretrainedCfg(crop_pct=crop_pct)
+
+
+_NO_T = [False, False, False, False]
+_T1 = [True, False, False, False]
+_VARIANTS = {
+    "vip_s14": _vip(14, [4, 3, 8, 3], [384] * 4, _NO_T, [16] * 4, 29_892_904, 6.87),
+    "vip_s7": _vip(7, [4, 3, 8, 3], [192, 384, 384, 384], _T1, [32, 16, 16, 16], 25_114_984, 6.92, 6.9, 81.5),
+    "vip_m7": _vip(
+        7,
+        [4, 3, 14, 3],
+        [256, 256, 512, 512],
+        [False, True, False, False],
+        [32, 32, 16, 16],
+        55_272_488,
+        16.33,
+        16.3,
+        82.7,
+    ),
+    "vip_l7": _vip(
+        7, [8, 8, 16, 4], [256, 512, 512, 512], _T1, [32, 16, 16, 16], 87_784_936, 24.40, None, 83.2, crop_pct=0.875
+    ),
+}
+# Two stages (a 2x2 downsample with a width change between them) on an 8x8 then 4x4 grid.
+_TINY = dict(
+    layers=[1, 1],
+    img_size=32,
+    patch_size=4,
+    embed_dims=[16, 32],
+    transitions=[True, False],
+    segment_dim=[8, 4],
+    mlp_ratios=[2, 2],
+)
+
+for _name, (_arch, _published, _cfg) in _VARIANTS.items():
+    register_variant(
+        _name, VisionPermutator, _arch, family="vip", pretrained_cfg=_cfg, published=_published, tiny=_TINY
+    )
+
+# Small ViPs for Fashion-MNIST (28x28, 1 channel) and CIFAR (32x32): patch 4 gives a 7x7 / 8x8 grid, too small to
+# halve, so all 8 blocks run at one resolution; C = 168 is divisible by both sides (~2.5 M parameters).
+_SMALL = dict(layers=[2, 2, 2, 2], patch_size=4, embed_dims=[168] * 4, transitions=_NO_T, mlp_ratios=[3, 3, 3, 3])
+register_variant(
+    "vip_s4_28",
+    VisionPermutator,
+    dict(_SMALL, img_size=28, in_chans=1, num_classes=10, segment_dim=[7] * 4),
+    family="vip",
+    pretrained_cfg=PretrainedCfg(
+        input_size=(1, 28, 28), mean=FASHION_MNIST_MEAN, std=FASHION_MNIST_STD, crop_pct=1.0, num_classes=10
+    ),
+)
+register_variant(
+    "vip_s4_32",
+    VisionPermutator,
+    dict(_SMALL, img_size=32, num_classes=10, segment_dim=[8] * 4),
+    family="vip",
+    pretrained_cfg=PretrainedCfg(input_size=(3, 32, 32), mean=CIFAR_MEAN, std=CIFAR_STD, crop_pct=1.0, num_classes=10),
+)
