@@ -25,6 +25,10 @@ def test_param_count(name):
     count = sum(p.numel() for p in model.parameters()) + getattr(model, "aliased_params", 0)
     if published.params_exact:
         assert count == published.params
+    elif published.params_discrepancy:
+        # A documented gap between the paper's configuration and its printed count: it must stay the
+        # documented one (a few percent), so that a change to the build is noticed either way.
+        assert 0.005 * published.params < abs(count - published.params) < 0.1 * published.params
     else:
         assert abs(count - published.params) <= 0.005 * published.params
 

@@ -25,8 +25,33 @@ CIFAR_STD = (0.2470, 0.2435, 0.2616)
 
 
 @dataclass(frozen=True)
+class WeightFile:
+    """One published weight file of a variant: where it is, what it holds and what it scores.
+
+    ``file_name`` is the name ``pretrained=True`` looks for in ``$VISIONMLP_WEIGHTS_DIR`` (unique across
+    the zoo, so several files can sit in one folder); ``format`` the converter that reads it
+    (``visionmlp.convert``); ``top1`` the ImageNet-1k top-1 its authors report, if any.
+    """
+
+    url: str
+    file_name: str
+    format: str
+    tag: str = ""
+    num_classes: int = 1000
+    top1: float | None = None
+    sha256: str | None = None
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
 class PretrainedCfg:
-    """How a variant expects its input, timm-style: what a data pipeline needs to feed it."""
+    """How a variant expects its input, timm-style: what a data pipeline needs to feed it.
+
+    ``weights`` lists the variant's official weight files, preferred first (``pretrained=True`` takes
+    the first); a family may set it, otherwise ``visionmlp.hub`` supplies the known ones.
+    """
 
     input_size: tuple[int, int, int] = (3, 224, 224)
     mean: tuple[float, ...] = IMAGENET_MEAN
@@ -35,6 +60,7 @@ class PretrainedCfg:
     interpolation: str = "bicubic"
     num_classes: int = 1000
     fixed_input_size: bool = True
+    weights: tuple[WeightFile, ...] = ()
 
     def to_dict(self) -> dict:
         return {
@@ -45,6 +71,7 @@ class PretrainedCfg:
             "interpolation": self.interpolation,
             "num_classes": self.num_classes,
             "fixed_input_size": self.fixed_input_size,
+            "weights": [w.to_dict() for w in self.weights],
         }
 
 
@@ -57,10 +84,13 @@ class Published:
     ``official_macs``: G multiply-accumulates of the official code's forward pass (what the papers call
     FLOPs), the reference our count must match within 1%. ``macs``: the published G MACs, if any.
     ``top1``: ImageNet-1k validation top-1 in percent under ``regime``, as reported by ``source``.
+    ``params_discrepancy``: why a faithful build of the published configuration cannot reach the published
+    rounded count, when it cannot (the test then checks that the gap is still the documented one).
     """
 
     params: int | None = None
     params_exact: bool = False
+    params_discrepancy: str = ""
     macs: float | None = None
     official_macs: float | None = None
     top1: float | None = None

@@ -1,0 +1,263 @@
+"""CycleMLP (Chen et al. 2021, arXiv 2107.10224; ICLR 2022).
+
+A four-stage pyramid of MLP blocks whose token mixer is Cycle FC: a 1x1 linear layer whose input
+channel c is read at a fixed, channel-dependent offset that cycles through a 1 x 3 (or 3 x 1) window,
+so each output sees a small spatial neighbourhood at the cost of a channel FC and works at any input
+size. Three branches (Cycle FC along W, along H, plain channel FC) are fused with ViP's re-weighting.
+Built as the official code (``ShoufaChen/CycleMLP`` ``cycle_mlp.py``), where Cycle FC is torchvision's
+``deform_conv2d`` with a constant offset buffer: here it is the same shift done with ``gather``
+(``layers.shift``), which gives identical outputs and needs no torchvision. State-dict differences from
+the official code: ``network.{2i}`` -> ``stages.{i}.blocks``, ``network.{2i+1}`` ->
+``stages.{i+1}.downsample``, ``patch_embed`` -> ``stem``, ``attn`` -> ``cycle_mlp``, and the official
+``offset`` buffers are dropped (they are a function of the layer's shape).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..layers import DropPath, Mlp
+from ..layers._helpers import to_2tuple
+from ..layers.drop import drop_path_rates
+from ..layers.shift import cycle_offsets, shift_channels
+from ._base import VisionModel
+from ._features import FeatureInfo
+from ._registry import (
+    CIFAR_MEAN,
+    CIFAR_STD,
+    FASHION_MNIST_MEAN,
+    FASHION_MNIST_STD,
+    PretrainedCfg,
+    Published,
+    register_variant,
+)
+
+
+class CycleFC(nn.Module):
+    """Cycle FC on a channels-last map: shift channel c by its cycle offset, then a 1x1 linear.
+
+    ``weight`` keeps the official ``(out, in, 1, 1)`` conv layout so official weights load unchanged.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: tuple[int, int]):
+        super().__init__()
+        self.kernel_size = tuple(kernel_size)
+        self.weight = nn.Parameter(torch.empty(out_channels, in_channels, 1, 1))
+        self.bias = nn.Parameter(torch.empty(out_channels))
+        self.register_buffer("offsets", cycle_offsets(in_channels, self.kernel_size), persistent=False)
+        # torch's Conv2d default; the model's init replaces it with trunc_normal(0.02) and zero bias.
+        nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        nn.init.uniform_(self.bias, -1 / math.sqrt(in_channels), 1 / math.sqrt(in_channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, H, W, C)
+        return F.linear(shift_channels(x, self.offsets), self.weight.flatten(1), self.bias)
+
+    def extra_repr(self) -> str:
+        return f"{self.weight.shape[1]}, {self.weight.shape[0]}, kernel_size={self.kernel_size}"
+
+
+class CycleMlp(nn.Module):
+    """The token mixer: h = CycleFC_1x3(x), w = CycleFC_3x1(x), c = FC(x), fused per channel by a
+    softmax over the three branches of an MLP of their spatial mean, then projected."""
+
+    def __init__(self, dim: int, proj_drop: float = 0.0):
+        super().__init__()
+        self.mlp_c = nn.Linear(dim, dim, bias=False)
+        self.sfc_h = CycleFC(dim, dim, (1, 3))
+        self.sfc_w = CycleFC(dim, dim, (3, 1))
+        self.reweight = Mlp(dim, dim // 4, dim * 3)
+        self.proj = nn.Linear(dim, dim)
+        self.proj_drop = nn.Dropout(proj_drop)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, H, W, C)
+        b, _, _, c = x.shape
+        h, w, ch = self.sfc_h(x), self.sfc_w(x), self.mlp_c(x)
+        a = self.reweight((h + w + ch).mean(dim=(1, 2)))  # (B, 3C), channel-major as (C, 3)
+        a = a.reshape(b, c, 3).permute(2, 0, 1).softmax(dim=0)[:, :, None, None, :]  # (3, B, 1, 1, C)
+        return self.proj_drop(self.proj(h * a[0] + w * a[1] + ch * a[2]))
+
+
+class CycleBlock(nn.Module):
+    """x += CycleMLP(LN(x)); x += MLP(LN(x))."""
+
+    def __init__(self, dim: int, mlp_ratio: float, drop_path: float = 0.0):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim)
+        self.cycle_mlp = CycleMlp(dim)
+        self.norm2 = nn.LayerNorm(dim)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio))
+        self.drop_path = DropPath(drop_path)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.drop_path(self.cycle_mlp(self.norm1(x)))
+        return x + self.drop_path(self.mlp(self.norm2(x)))
+
+
+class Downsample(nn.Module):
+    """The stage transition: Conv 3x3 stride 2 (padding 1) on the channels-last map."""
+
+    def __init__(self, in_dim: int, out_dim: int):
+        super().__init__()
+        self.proj = nn.Conv2d(in_dim, out_dim, kernel_size=3, stride=2, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.proj(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+
+
+class CycleStage(nn.Module):
+    def __init__(self, in_dim: int, dim: int, depth: int, mlp_ratio: float, dpr: list[float], downsample: bool):
+        super().__init__()
+        self.downsample = Downsample(in_dim, dim) if downsample else nn.Identity()
+        self.blocks = nn.Sequential(*[CycleBlock(dim, mlp_ratio, dpr[j]) for j in range(depth)])
+
+
+class CycleMLP(VisionModel):
+    """CycleMLP with the official hyper-parameter names (``layers``, ``embed_dims``, ``mlp_ratios``).
+
+    The stem is an overlapping Conv 7x7 stride 4 (padding 2); every later stage starts with a Conv 3x3
+    stride 2, so stage i has stride ``stem_stride * 2**i``. ``stem_stride``/``stem_kernel`` exist for the
+    small variants. ``forward_features`` returns the normalised channels-last map (B, H', W', C).
+    """
+
+    default_out_indices = (0, 1, 2, 3)
+
+    def __init__(
+        self,
+        layers=(2, 2, 4, 2),
+        embed_dims=(64, 128, 320, 512),
+        mlp_ratios=(4, 4, 4, 4),
+        num_classes: int = 1000,
+        img_size=224,
+        in_chans: int = 3,
+        stem_kernel: int = 7,
+        stem_stride: int = 4,
+        drop_rate: float = 0.0,
+        drop_path_rate: float = 0.0,
+    ):
+        super().__init__()
+        if not len(layers) == len(embed_dims) == len(mlp_ratios) >= 1:
+            raise ValueError(
+                f"layers, embed_dims and mlp_ratios need one entry per stage, got {len(layers)}, "
+                f"{len(embed_dims)} and {len(mlp_ratios)}"
+            )
+        self.num_classes = num_classes
+        self.num_features = embed_dims[-1]
+        self.in_chans = in_chans
+        self.img_size = to_2tuple(img_size)
+        self.fixed_img_size = None  # Cycle FC has no weight tied to the grid
+        pad = (stem_kernel - stem_stride + 1) // 2  # 2 for the official 7x7 stride 4
+        self.stem = nn.Conv2d(in_chans, embed_dims[0], kernel_size=stem_kernel, stride=stem_stride, padding=pad)
+        dpr = drop_path_rates(drop_path_rate, sum(layers))
+        self.stages = nn.ModuleList()
+        for i, depth in enumerate(layers):
+            start = sum(layers[:i])
+            self.stages.append(
+                CycleStage(
+                    embed_dims[max(i - 1, 0)], embed_dims[i], depth, mlp_ratios[i], dpr[start : start + depth], i > 0
+                )
+            )
+        self.norm = nn.LayerNorm(embed_dims[-1])
+        self.head_drop = nn.Dropout(drop_rate)
+        self.feature_info = FeatureInfo(
+            {"num_chs": d, "reduction": stem_stride * 2**i, "module": f"stages.{i}"} for i, d in enumerate(embed_dims)
+        )
+        self.default_out_indices = tuple(range(len(layers)))
+        self.head = self.build_head(num_classes)
+        self.apply(self._init_weights)
+
+    @staticmethod
+    def _init_weights(module: nn.Module) -> None:
+        # Official ``cls_init_weights``: timm's trunc_normal_(std=.02) (absolute +-2 bounds) for Linear and
+        # Cycle FC, zero biases; LayerNorm 1/0; the convolutions keep PyTorch's default init.
+        if isinstance(module, (nn.Linear, CycleFC)):
+            nn.init.trunc_normal_(module.weight, std=0.02)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.LayerNorm):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+
+    def init_head(self, head: nn.Linear) -> None:
+        self._init_weights(head)
+
+    def _run_stage(self, stage: CycleStage, x: torch.Tensor) -> torch.Tensor:
+        return self.run_blocks(stage.blocks, stage.downsample(x))
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        self.check_input(x)
+        x = self.stem(x).permute(0, 2, 3, 1)  # (B, C, H, W) -> (B, H, W, C)
+        for stage in self.stages:
+            x = self._run_stage(stage, x)
+        return self.norm(x)
+
+    def pool(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head_drop(x.mean(dim=(1, 2)))
+
+    def forward_intermediates(self, x, indices):
+        self.check_input(x)
+        x = self.stem(x).permute(0, 2, 3, 1)
+        out = []
+        for i, stage in enumerate(self.stages[: indices[-1] + 1]):
+            x = self._run_stage(stage, x)
+            if i in indices:
+                out.append(x.permute(0, 3, 1, 2).contiguous())
+        return out
+
+
+_SRC = "ShoufaChen/CycleMLP README (ImageNet-1k, 224x224); params/MACs as published (rounded)"
+_REGIME = "ImageNet-1k from scratch, 300 ep (DeiT recipe)"
+_TINY = dict(layers=(1, 1, 1, 1), embed_dims=(8, 16, 24, 32), mlp_ratios=(2, 2, 2, 2), img_size=64)
+
+
+def _cyclemlp(layers, ratios, dims, params, macs, top1, crop_pct):
+    arch = dict(layers=layers, embed_dims=dims, mlp_ratios=ratios)
+    published = Published(params=params, macs=macs, top1=top1, regime=_REGIME, source=_SRC)
+    return arch, published, PretrainedCfg(crop_pct=crop_pct, fixed_input_size=False)
+
+
+# crop_pct from the official default_cfgs: B1/B2 'cycle_S' 0.9, B3 'cycle_M' 0.9, B4/B5 'cycle_L' 0.875.
+_VARIANTS = {
+    "cyclemlp_b1": _cyclemlp((2, 2, 4, 2), (4, 4, 4, 4), (64, 128, 320, 512), 15_160_000, 2.1, 78.9, 0.9),
+    "cyclemlp_b2": _cyclemlp((2, 3, 10, 3), (4, 4, 4, 4), (64, 128, 320, 512), 26_800_000, 3.9, 81.6, 0.9),
+    "cyclemlp_b3": _cyclemlp((3, 4, 18, 3), (8, 8, 4, 4), (64, 128, 320, 512), 38_390_000, 6.9, 82.4, 0.9),
+    "cyclemlp_b4": _cyclemlp((3, 8, 27, 3), (8, 8, 4, 4), (64, 128, 320, 512), 51_800_000, 10.1, 83.0, 0.875),
+    "cyclemlp_b5": _cyclemlp((3, 4, 24, 3), (4, 4, 4, 4), (96, 192, 384, 768), 75_750_000, 12.3, 83.2, 0.875),
+}
+
+for _name, (_arch, _published, _cfg) in _VARIANTS.items():
+    register_variant(_name, CycleMLP, _arch, family="cyclemlp", pretrained_cfg=_cfg, published=_published, tiny=_TINY)
+
+# Small CycleMLPs for Fashion-MNIST (28x28, 1 channel) and CIFAR (32x32): a Conv 3x3 stride-2 stem, so
+# the four stages see 14 -> 7 -> 4 -> 2 (strides 2/4/8/16); B1's layout at widths 32..192.
+_SMALL = dict(layers=(2, 2, 4, 2), embed_dims=(32, 64, 128, 192), mlp_ratios=(4, 4, 4, 4), stem_kernel=3, stem_stride=2)
+# The contract tests shrink the widths but keep the small variants' 28x28 / 32x32 inputs.
+_SMALL_TINY = {k: v for k, v in _TINY.items() if k != "img_size"}
+register_variant(
+    "cyclemlp_s4_28",
+    CycleMLP,
+    dict(_SMALL, img_size=28, in_chans=1, num_classes=10),
+    family="cyclemlp",
+    tiny=_SMALL_TINY,
+    pretrained_cfg=PretrainedCfg(
+        input_size=(1, 28, 28),
+        mean=FASHION_MNIST_MEAN,
+        std=FASHION_MNIST_STD,
+        crop_pct=1.0,
+        num_classes=10,
+        fixed_input_size=False,
+    ),
+)
+register_variant(
+    "cyclemlp_s4_32",
+    CycleMLP,
+    dict(_SMALL, img_size=32, num_classes=10),
+    family="cyclemlp",
+    tiny=_SMALL_TINY,
+    pretrained_cfg=PretrainedCfg(
+        input_size=(3, 32, 32), mean=CIFAR_MEAN, std=CIFAR_STD, crop_pct=1.0, num_classes=10, fixed_input_size=False
+    ),
+)

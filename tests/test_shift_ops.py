@@ -1,0 +1,129 @@
+"""The shift-based token mixers (CycleMLP, AS-MLP, S2-MLP/v2) against naive references written from the
+official code and the papers' pseudo-code, and the pyramid families' feature strides at odd sizes."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import visionmlp
+from visionmlp.layers.shift import axial_offsets, quad_offsets, shift_channels
+from visionmlp.models import get_entry
+from visionmlp.models.asmlp import AxialShift
+from visionmlp.models.cyclemlp import CycleFC
+
+
+def _randn(*shape, seed=0):
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
+
+
+def _cycle_fc_reference(x, weight, bias, kernel_size):
+    """Official CycleFC semantics, channel by channel: deform_conv2d with the constant offsets of
+    ``gen_offset`` and a 1x1 kernel reads x[c, i + dy_c, j + dx_c], or 0 outside the map."""
+    b, c, h, w = x.shape
+    kh, kw = kernel_size
+    start = (kh * kw) // 2
+    sampled = torch.zeros_like(x)
+    for ch in range(c):
+        dy = (ch + start) % kh - kh // 2 if kw == 1 else 0
+        dx = (ch + start) % kw - kw // 2 if kh == 1 else 0
+        for i in range(h):
+            for j in range(w):
+                if 0 <= i + dy < h and 0 <= j + dx < w:
+                    sampled[:, ch, i, j] = x[:, ch, i + dy, j + dx]
+    return F.conv2d(sampled, weight, bias)
+
+
+@pytest.mark.parametrize("kernel_size", [(1, 3), (3, 1), (1, 5), (7, 1)])
+def test_cycle_fc_matches_deform_conv_reference(kernel_size):
+    torch.manual_seed(0)
+    fc = CycleFC(7, 5, kernel_size)
+    x = _randn(2, 7, 5, 6)
+    ours = fc(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+    torch.testing.assert_close(ours, _cycle_fc_reference(x, fc.weight, fc.bias, kernel_size))
+
+
+def _torch_shift_reference(x, shift_size, dim):
+    """AS-MLP's pure-torch shift (``models/shift_cuda.py: torch_shift``) on an NCHW map."""
+    h, w = x.shape[-2:]
+    pad = shift_size // 2
+    x = F.pad(x, (pad, pad, pad, pad))
+    xs = torch.chunk(x, shift_size, 1)  # may give fewer than shift_size chunks: zip stops early
+    x = torch.cat([torch.roll(x_c, s, dim) for x_c, s in zip(xs, range(-pad, pad + 1), strict=False)], 1)
+    return torch.narrow(torch.narrow(x, 2, pad, h), 3, pad, w)
+
+
+@pytest.mark.parametrize(("channels", "shift_size"), [(10, 5), (7, 5), (6, 3), (9, 7)])
+def test_axial_shift_matches_official_torch_shift(channels, shift_size):
+    x = _randn(2, channels, 6, 5)
+    for dim, axis in ((2, 0), (3, 1)):
+        ours = shift_channels(x.permute(0, 2, 3, 1), axial_offsets(channels, shift_size, axis)).permute(0, 3, 1, 2)
+        torch.testing.assert_close(ours, _torch_shift_reference(x, shift_size, dim), rtol=0, atol=0)
+
+
+def test_axial_shift_module_uses_both_axes():
+    torch.manual_seed(0)
+    mod = AxialShift(10, 5).eval()
+    x = _randn(1, 10, 6, 7)
+    with torch.no_grad():
+        h = mod.actn(mod.norm1(mod.conv1(x)))
+        lr = mod.actn(mod.conv2_1(_torch_shift_reference(h, 5, 3)))
+        td = mod.actn(mod.conv2_2(_torch_shift_reference(h, 5, 2)))
+        torch.testing.assert_close(mod(x), mod.conv3(mod.norm2(lr + td)))
+
+
+def _spatial_shift1(x):
+    """The S2-MLP / S2-MLPv2 papers' pseudo-code (in place; sources cloned so the copies do not overlap)."""
+    x = x.clone()
+    _, w, h, c = x.shape
+    x[:, 1:, :, : c // 4] = x[:, : w - 1, :, : c // 4].clone()
+    x[:, : w - 1, :, c // 4 : c // 2] = x[:, 1:, :, c // 4 : c // 2].clone()
+    x[:, :, 1:, c // 2 : c * 3 // 4] = x[:, :, : h - 1, c // 2 : c * 3 // 4].clone()
+    x[:, :, : h - 1, 3 * c // 4 :] = x[:, :, 1:, 3 * c // 4 :].clone()
+    return x
+
+
+def _spatial_shift2(x):
+    x = x.clone()
+    _, w, h, c = x.shape
+    x[:, :, 1:, : c // 4] = x[:, :, : h - 1, : c // 4].clone()
+    x[:, :, : h - 1, c // 4 : c // 2] = x[:, :, 1:, c // 4 : c // 2].clone()
+    x[:, 1:, :, c // 2 : c * 3 // 4] = x[:, : w - 1, :, c // 2 : c * 3 // 4].clone()
+    x[:, : w - 1, :, 3 * c // 4 :] = x[:, 1:, :, 3 * c // 4 :].clone()
+    return x
+
+
+@pytest.mark.parametrize("channels", [8, 10, 13])
+def test_spatial_shift_matches_paper_pseudo_code(channels):
+    x = _randn(2, 5, 6, channels)
+    one = shift_channels(x, quad_offsets(channels, first_axis=0), padding="border")
+    two = shift_channels(x, quad_offsets(channels, first_axis=1), padding="border")
+    torch.testing.assert_close(one, _spatial_shift1(x), rtol=0, atol=0)
+    torch.testing.assert_close(two, _spatial_shift2(x), rtol=0, atol=0)
+
+
+def test_shift_rejects_unknown_padding():
+    with pytest.raises(ValueError, match="padding"):
+        shift_channels(torch.zeros(1, 2, 2, 4), quad_offsets(4), padding="reflect")
+
+
+@pytest.mark.parametrize("name", ["cyclemlp_b1", "asmlp_t"])
+def test_pyramid_strides_on_odd_non_square_input(name):
+    torch.manual_seed(0)
+    model = visionmlp.create_model(name, **get_entry(name).tiny, features_only=True).eval()
+    assert model.feature_info.reduction() == [4, 8, 16, 32]
+    h, w = 45, 70  # not multiples of 32, not square
+    with torch.no_grad():
+        maps = model(torch.randn(1, 3, h, w))
+    for fmap, info in zip(maps, model.feature_info, strict=True):
+        r = info["reduction"]
+        assert fmap.shape[1] == info["num_chs"]
+        assert fmap.shape[-2] in (h // r, -(-h // r)) and fmap.shape[-1] in (w // r, -(-w // r)), (fmap.shape, r)
+
+
+@pytest.mark.parametrize("name", ["s2mlp_wide", "s2mlpv2_m"])
+def test_s2_families_take_other_sizes(name):
+    torch.manual_seed(0)
+    model = visionmlp.create_model(name, **get_entry(name).tiny).eval()
+    with torch.no_grad():
+        out = model(torch.randn(1, 3, 40, 56))
+    assert out.shape == (1, model.num_classes) and torch.isfinite(out).all()
