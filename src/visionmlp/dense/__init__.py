@@ -1,0 +1,5 @@
+"""Dense-prediction necks on top of ``features_only`` backbones."""
+
+from .fpn import FPN, FeaturePyramid
+
+__all__ = ["FPN", "FeaturePyramid"]
