@@ -14,11 +14,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..layers import DropPath, PatchEmbed, lecun_normal_
-from ..layers._helpers import to_2tuple
+from ..layers import DropPath, lecun_normal_
 from ..layers.token_linear import TokenLinear
-from ._base import VisionModel
-from ._features import FeatureInfo, tokens_to_nchw
+from ._isotropic import PatchTokenModel
 from ._registry import (
     CIFAR_MEAN,
     CIFAR_STD,
@@ -89,10 +87,8 @@ class SpatialGatingBlock(nn.Module):
         return x + self.drop_path(self.mlp_channels(self.norm(x), grid))
 
 
-class GMlp(VisionModel):
+class GMlp(PatchTokenModel):
     """gMLP with timm's hyper-parameter names (d_model = ``embed_dim``, d_ffn = ``mlp_ratio * embed_dim``)."""
-
-    supports_dynamic_img_size = True
 
     def __init__(
         self,
@@ -109,15 +105,7 @@ class GMlp(VisionModel):
         dynamic_img_size: bool = False,
     ):
         super().__init__()
-        self.num_classes = num_classes
-        self.num_features = self.embed_dim = embed_dim
-        self.in_chans = in_chans
-        self.img_size = to_2tuple(img_size)
-        self.fixed_img_size = self.img_size
-        self.stem = PatchEmbed(self.img_size, patch_size, in_chans, embed_dim)
-        self.grid_size = self.stem.grid_size
-        self.dynamic_img_size = dynamic_img_size
-        self.size_multiple = self.stem.patch_size
+        self.init_stem(num_classes, img_size, in_chans, patch_size, embed_dim, drop_rate, dynamic_img_size)
         # timm gives every block the same drop-path rate.
         self.blocks = nn.Sequential(
             *[
@@ -126,12 +114,7 @@ class GMlp(VisionModel):
             ]
         )
         self.norm = nn.LayerNorm(embed_dim, eps=norm_eps)
-        self.head_drop = nn.Dropout(drop_rate)
-        self.feature_info = FeatureInfo(
-            {"num_chs": embed_dim, "reduction": self.stem.patch_size[0], "module": f"blocks.{i}"}
-            for i in range(num_blocks)
-        )
-        self.head = self.build_head(num_classes)
+        self.finish_init()
         self._init_weights()
 
     def _init_weights(self) -> None:
@@ -148,29 +131,6 @@ class GMlp(VisionModel):
     def init_head(self, head: nn.Linear) -> None:
         nn.init.zeros_(head.weight)  # timm zero-initialises the classifier
         nn.init.zeros_(head.bias)
-
-    def _grid(self, x: torch.Tensor) -> tuple[int, int]:
-        return (x.shape[-2] // self.size_multiple[0], x.shape[-1] // self.size_multiple[1])
-
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        self.check_input(x)
-        grid = self._grid(x)
-        x = self.run_blocks(self.blocks, self.stem(x), grid)
-        return self.norm(x)
-
-    def pool(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head_drop(x.mean(dim=1))
-
-    def forward_intermediates(self, x, indices):
-        self.check_input(x)
-        grid = self._grid(x)
-        x = self.stem(x)
-        out = []
-        for i, block in enumerate(self.blocks[: indices[-1] + 1]):
-            x = block(x, grid)
-            if i in indices:
-                out.append(tokens_to_nchw(x, grid))
-        return out
 
 
 _SRC = "Liu et al. 2021 as quoted by the ViP README (S, B) and third-party tables (Ti, MACs)"

@@ -13,12 +13,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..layers import DropPath, Mlp, PatchEmbed, lecun_normal_
-from ..layers._helpers import to_2tuple
+from ..layers import DropPath, Mlp, lecun_normal_
 from ..layers.drop import drop_path_rates
 from ..layers.resample import resample_grid_axis
-from ._base import VisionModel
-from ._features import FeatureInfo, tokens_to_nchw
+from ._isotropic import PatchTokenModel
 from ._registry import (
     CIFAR_MEAN,
     CIFAR_STD,
@@ -79,10 +77,8 @@ class MixerBlock(nn.Module):
         return x + self.drop_path(self.mlp_channels(self.norm2(x)))
 
 
-class MlpMixer(VisionModel):
+class MlpMixer(PatchTokenModel):
     """MLP-Mixer with the paper's hyper-parameter names (hidden size C = ``embed_dim``, D_S, D_C)."""
-
-    supports_dynamic_img_size = True
 
     def __init__(
         self,
@@ -101,15 +97,7 @@ class MlpMixer(VisionModel):
         dynamic_img_size: bool = False,
     ):
         super().__init__()
-        self.num_classes = num_classes
-        self.num_features = self.embed_dim = embed_dim
-        self.in_chans = in_chans
-        self.img_size = to_2tuple(img_size)
-        self.fixed_img_size = self.img_size
-        self.stem = PatchEmbed(self.img_size, patch_size, in_chans, embed_dim)
-        self.grid_size = self.stem.grid_size
-        self.dynamic_img_size = dynamic_img_size
-        self.size_multiple = self.stem.patch_size
+        self.init_stem(num_classes, img_size, in_chans, patch_size, embed_dim, drop_rate, dynamic_img_size)
         dpr = drop_path_rates(drop_path_rate, num_blocks)
         self.blocks = nn.Sequential(
             *[
@@ -122,17 +110,12 @@ class MlpMixer(VisionModel):
                     gelu_approximate,
                     drop_rate,
                     dpr[i],
-                )
+                )  # fmt: skip
                 for i in range(num_blocks)
             ]
         )
         self.norm = nn.LayerNorm(embed_dim, eps=norm_eps)
-        self.head_drop = nn.Dropout(drop_rate)
-        reduction = self.stem.patch_size[0]
-        self.feature_info = FeatureInfo(
-            {"num_chs": embed_dim, "reduction": reduction, "module": f"blocks.{i}"} for i in range(num_blocks)
-        )
-        self.head = self.build_head(num_classes)
+        self.finish_init()
         self._init_weights()
 
     def _init_weights(self) -> None:
@@ -148,29 +131,6 @@ class MlpMixer(VisionModel):
     def init_head(self, head: nn.Linear) -> None:
         nn.init.zeros_(head.weight)  # the official head kernel_init is zeros
         nn.init.zeros_(head.bias)
-
-    def _grid(self, x: torch.Tensor) -> tuple[int, int]:
-        return (x.shape[-2] // self.size_multiple[0], x.shape[-1] // self.size_multiple[1])
-
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        self.check_input(x)
-        grid = self._grid(x)
-        x = self.run_blocks(self.blocks, self.stem(x), grid)
-        return self.norm(x)
-
-    def pool(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head_drop(x.mean(dim=1))
-
-    def forward_intermediates(self, x, indices):
-        self.check_input(x)
-        grid = self._grid(x)
-        x = self.stem(x)
-        out = []
-        for i, block in enumerate(self.blocks[: indices[-1] + 1]):
-            x = block(x, grid)
-            if i in indices:
-                out.append(tokens_to_nchw(x, grid))
-        return out
 
 
 _MIXER_SRC = "Tolstikhin et al. 2021, Table 1 (params w/o head) and Table 3"

@@ -15,11 +15,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..layers import Affine, DropPath, Mlp, PatchEmbed, trunc_normal_
-from ..layers._helpers import to_2tuple
+from ..layers import Affine, DropPath, Mlp, trunc_normal_
 from ..layers.token_linear import TokenLinear
-from ._base import VisionModel
-from ._features import FeatureInfo, tokens_to_nchw
+from ._isotropic import PatchTokenModel
 from ._registry import (
     CIFAR_MEAN,
     CIFAR_STD,
@@ -57,10 +55,8 @@ class ResBlock(nn.Module):
         return x + self.drop_path(self.ls2 * self.mlp_channels(self.norm2(x)))
 
 
-class ResMLP(VisionModel):
+class ResMLP(PatchTokenModel):
     """ResMLP with the official code's hyper-parameter names (``depth``, ``init_scale`` = LayerScale init)."""
-
-    supports_dynamic_img_size = True
 
     def __init__(
         self,
@@ -77,15 +73,7 @@ class ResMLP(VisionModel):
         dynamic_img_size: bool = False,
     ):
         super().__init__()
-        self.num_classes = num_classes
-        self.num_features = self.embed_dim = embed_dim
-        self.in_chans = in_chans
-        self.img_size = to_2tuple(img_size)
-        self.fixed_img_size = self.img_size
-        self.stem = PatchEmbed(self.img_size, patch_size, in_chans, embed_dim)
-        self.grid_size = self.stem.grid_size
-        self.dynamic_img_size = dynamic_img_size
-        self.size_multiple = self.stem.patch_size
+        self.init_stem(num_classes, img_size, in_chans, patch_size, embed_dim, drop_rate, dynamic_img_size)
         # The official stochastic depth is the same rate in every block, not a ramp.
         self.blocks = nn.Sequential(
             *[
@@ -94,10 +82,7 @@ class ResMLP(VisionModel):
             ]
         )
         self.norm = Affine(embed_dim)
-        self.feature_info = FeatureInfo(
-            {"num_chs": embed_dim, "reduction": self.stem.patch_size[0], "module": f"blocks.{i}"} for i in range(depth)
-        )
-        self.head = self.build_head(num_classes)
+        self.finish_init()
         self._init_weights()
 
     def _init_weights(self) -> None:
@@ -106,29 +91,6 @@ class ResMLP(VisionModel):
             if isinstance(module, nn.Linear):
                 trunc_normal_(module.weight, std=0.02)
                 nn.init.zeros_(module.bias)
-
-    def _grid(self, x: torch.Tensor) -> tuple[int, int]:
-        return (x.shape[-2] // self.size_multiple[0], x.shape[-1] // self.size_multiple[1])
-
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        self.check_input(x)
-        grid = self._grid(x)
-        x = self.run_blocks(self.blocks, self.stem(x), grid)
-        return self.norm(x)
-
-    def pool(self, x: torch.Tensor) -> torch.Tensor:
-        return x.mean(dim=1)
-
-    def forward_intermediates(self, x, indices):
-        self.check_input(x)
-        grid = self._grid(x)
-        x = self.stem(x)
-        out = []
-        for i, block in enumerate(self.blocks[: indices[-1] + 1]):
-            x = block(x, grid)
-            if i in indices:
-                out.append(tokens_to_nchw(x, grid))
-        return out
 
 
 _SRC = "Touvron et al. 2021, Table 3"
