@@ -1,18 +1,17 @@
 """visionmlp: the all-MLP vision models, built as published, trainable, convertible and measurable."""
 
+from ._version import __version__
+from .factory import create_model, load_pretrained
 from .models import (
     PretrainedCfg,
     Published,
     VisionModel,
-    create_model,
     get_entry,
     list_families,
     list_models,
     register_model,
     register_variant,
 )
-
-__version__ = "0.1.0"
 
 __all__ = [
     "PretrainedCfg",
@@ -23,6 +22,7 @@ __all__ = [
     "get_entry",
     "list_families",
     "list_models",
+    "load_pretrained",
     "register_model",
     "register_variant",
 ]

@@ -4,7 +4,7 @@ import importlib
 import pkgutil
 
 from ._base import VisionModel
-from ._builder import create_model
+from ._builder import build_model
 from ._features import FeatureInfo
 from ._registry import (
     ModelEntry,
@@ -27,7 +27,7 @@ __all__ = [
     "PretrainedCfg",
     "Published",
     "VisionModel",
-    "create_model",
+    "build_model",
     "get_entry",
     "list_families",
     "list_models",

@@ -142,6 +142,13 @@ class VisionModel(nn.Module):
             x = checkpoint(block, x, *args, use_reentrant=False) if use_ckpt else block(x, *args)
         return x
 
+    def save_pretrained(self, directory) -> None:
+        """Write ``model.safetensors`` + ``config.json`` to ``directory``; ``create_model(name, pretrained=directory)``
+        rebuilds this model from them (see ``models/_weights.py``)."""
+        from ._weights import save_pretrained
+
+        save_pretrained(self, directory)
+
     def no_weight_decay(self) -> set[str]:
         """Parameter names to exclude from weight decay beyond norms and biases (tokens, tables)."""
         return set()

@@ -1,4 +1,8 @@
-"""``create_model``: the one way to build any registered variant."""
+"""The architecture builder: a registered variant with its overrides, without weights.
+
+Loading weights (native folders, official files, ``pretrained=True``) needs the converters, which sit
+above this package; ``visionmlp.create_model`` (``visionmlp/factory.py``) wraps this builder with that.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +13,9 @@ import torch
 from torch import nn
 
 from ._registry import get_entry, with_input
-from ._weights import read_state_dict
 
 _BUILDER_ARGS = (
     "pretrained",
-    "checkpoint_path",
     "num_classes",
     "in_chans",
     "img_size",
@@ -23,10 +25,8 @@ _BUILDER_ARGS = (
 )
 
 
-def create_model(
+def build_model(
     name: str,
-    pretrained: bool | str = False,
-    checkpoint_path: str | None = None,
     num_classes: int | None = None,
     in_chans: int | None = None,
     img_size: int | tuple[int, int] | None = None,
@@ -35,35 +35,36 @@ def create_model(
     device: str | torch.device | None = None,
     **kwargs,
 ) -> nn.Module:
-    """Build the registered variant ``name``.
+    """Build the registered variant ``name`` with fresh (initialised) weights.
 
     ``num_classes``, ``in_chans`` and ``img_size`` override the variant's defaults; any other keyword
     (``drop_path_rate``, ``gelu_approximate`` ...) goes to the model class, and an unknown one raises a
     TypeError listing the valid arguments. ``device="meta"`` builds without allocating memory, for
     counting parameters of the largest variants. ``features_only=True`` returns a backbone whose forward
     gives a list of NCHW maps (``out_indices`` selects them; see ``model.feature_info``).
+
+    The model records the overrides it was built with as ``model.build_kwargs`` so that
+    ``save_pretrained`` can write a config that rebuilds it.
     """
     entry = get_entry(name)
     for key, value in (("num_classes", num_classes), ("in_chans", in_chans), ("img_size", img_size)):
         if value is not None:
             kwargs[key] = value
-    _check_kwargs(name, entry.builder, kwargs)
-    if pretrained:
-        raise ValueError(
-            f"no pretrained weights are registered for {name!r} yet; load a visionmlp checkpoint with "
-            f"checkpoint_path=PATH"
+    if "pretrained" in kwargs:
+        raise TypeError(
+            "visionmlp.models.build_model builds architectures only; load weights with "
+            f"visionmlp.create_model({name!r}, pretrained=...)"
         )
+    _check_kwargs(name, entry.builder, kwargs)
     if out_indices is not None and not features_only:
         raise ValueError("out_indices only applies with features_only=True")
 
     with torch.device(device) if device is not None else contextlib.nullcontext():
         model = entry.builder(**kwargs)
     model.model_name = name
+    model.build_kwargs = dict(kwargs)
     input_size = tuple(getattr(model, "img_size", entry.pretrained_cfg.input_size[1:]))
     model.pretrained_cfg = with_input(entry.pretrained_cfg, model.in_chans, input_size, model.num_classes)
-
-    if checkpoint_path is not None:
-        model.load_state_dict(read_state_dict(checkpoint_path), strict=True)
     if features_only:
         model.set_features_only(out_indices)
     return model

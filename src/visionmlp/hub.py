@@ -1,0 +1,136 @@
+"""Official weight files and how ``pretrained=True`` finds them.
+
+``OFFICIAL_WEIGHTS`` lists, per registered variant, the files its authors published (URLs checked against
+the official repositories' code and READMEs; files that could not be verified, such as ViP's Google Drive
+links, are left out). Resolution, first hit wins:
+
+1. ``$VISIONMLP_WEIGHTS_DIR/<file_name>``: the offline route, a folder the user filled by hand;
+2. ``$VISIONMLP_CACHE`` (default ``~/.cache/visionmlp``)``/<file_name>``: an earlier download;
+3. a download into that cache (progress bar, SHA-256 checked when known), unless ``VISIONMLP_OFFLINE=1``.
+
+When all fail, the error names the exact file to fetch and where to put it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import urllib.request
+from dataclasses import replace
+from pathlib import Path
+
+from .models import get_entry
+from .models._registry import PretrainedCfg, WeightFile
+from .utils import atomic_path
+
+WEIGHTS_DIR_ENV = "VISIONMLP_WEIGHTS_DIR"
+CACHE_ENV = "VISIONMLP_CACHE"
+OFFLINE_ENV = "VISIONMLP_OFFLINE"
+
+_MIXER = "https://storage.googleapis.com/mixer_models"  # public HTTP view of gs://mixer_models
+_DEIT = "https://dl.fbaipublicfiles.com/deit"
+_CONVMLP = "http://ix.cs.uoregon.edu/~alih/conv-mlp/checkpoints"
+_FFONLY = "https://github.com/lukemelas/do-you-even-need-attention/releases/download/v0.0.1"
+
+
+def _mixer(size: str, top1_in1k: float | None) -> tuple[WeightFile, ...]:
+    """Flax Mixer npz files: ImageNet-1k from scratch (paper Table 3) and ImageNet-21k pre-training."""
+    return (
+        WeightFile(f"{_MIXER}/imagenet1k/Mixer-{size}.npz", f"Mixer-{size}_imagenet1k.npz", "flax_mixer",
+                   tag="in1k", top1=top1_in1k),
+        WeightFile(f"{_MIXER}/imagenet21k/Mixer-{size}.npz", f"Mixer-{size}_imagenet21k.npz", "flax_mixer",
+                   tag="in21k", num_classes=21843),
+    )  # fmt: skip
+
+
+def _resmlp(stem: str, top1_dist: float | None, extra: tuple[str, ...] = ()) -> tuple[WeightFile, ...]:
+    """DeiT ResMLP state dicts: distilled (README top-1), not distilled, and any extra tags (22k, dino)."""
+    files = [WeightFile(f"{_DEIT}/{stem}_dist.pth", f"{stem}_dist.pth", "deit_resmlp", tag="dist", top1=top1_dist)]
+    files.append(WeightFile(f"{_DEIT}/{stem}_no_dist.pth", f"{stem}_no_dist.pth", "deit_resmlp", tag="no_dist"))
+    files += [WeightFile(f"{_DEIT}/{stem}_{tag}.pth", f"{stem}_{tag}.pth", "deit_resmlp", tag=tag) for tag in extra]
+    return tuple(files)
+
+
+def _convmlp(size: str, top1: float | None) -> tuple[WeightFile, ...]:
+    name = f"convmlp_{size}_imagenet.pth"
+    return (WeightFile(f"{_CONVMLP}/{name}", name, "convmlp", tag="in1k", top1=top1),)
+
+
+def _ffonly(size: str, top1: float) -> tuple[WeightFile, ...]:
+    name = f"linear-{size}-checkpoint.pth"
+    return (WeightFile(f"{_FFONLY}/{name}", name, "ffonly", tag="in1k", top1=top1),)
+
+
+OFFICIAL_WEIGHTS: dict[str, tuple[WeightFile, ...]] = {
+    "mixer_b16_224": _mixer("B_16", 76.44),
+    "mixer_l16_224": _mixer("L_16", 71.76),
+    "resmlp_12_224": _resmlp("resmlp_12", 77.8, ("dino",)),
+    "resmlp_24_224": _resmlp("resmlp_24", 80.8, ("dino",)),
+    "resmlp_36_224": _resmlp("resmlp_36", 81.1),
+    "resmlp_big_24_224": _resmlp("resmlpB_24", 83.6, ("22k",)),
+    "convmlp_s": _convmlp("s", 76.8),
+    "convmlp_m": _convmlp("m", 79.0),
+    "convmlp_l": _convmlp("l", None),
+    "ffonly_tiny": _ffonly("tiny", 61.4),
+    "ffonly_base": _ffonly("base", 74.9),
+}
+
+
+def pretrained_cfg(name: str) -> PretrainedCfg:
+    """The variant's registered config with its official weight files filled in."""
+    cfg = get_entry(name).pretrained_cfg
+    return cfg if cfg.weights else replace(cfg, weights=OFFICIAL_WEIGHTS.get(name, ()))
+
+
+def resolve(name: str) -> Path:
+    """The local path of ``name``'s preferred official file, downloading it if allowed (see module doc)."""
+    files = pretrained_cfg(name).weights
+    if not files:
+        raise ValueError(
+            f"no official weights are known for {name!r}; pass pretrained=PATH to a checkpoint "
+            "(official file or save_pretrained folder)"
+        )
+    record = files[0]
+    weights_dir = os.environ.get(WEIGHTS_DIR_ENV)
+    if weights_dir and (Path(weights_dir) / record.file_name).is_file():
+        return Path(weights_dir) / record.file_name
+    cached = cache_dir() / record.file_name
+    if cached.is_file():
+        return cached
+    if os.environ.get(OFFLINE_ENV, "") not in ("", "0"):
+        problem = f"{OFFLINE_ENV} is set, so nothing is downloaded"
+    else:
+        try:
+            return download(record, cached)
+        except (OSError, ValueError) as err:  # URLError is an OSError
+            problem = f"downloading {record.url} failed ({err})"
+    where = f"${WEIGHTS_DIR_ENV} (now {weights_dir})" if weights_dir else f"a folder named by ${WEIGHTS_DIR_ENV}"
+    raise FileNotFoundError(
+        f"pretrained weights for {name!r} are not available: {problem}. Download {record.url} yourself and save "
+        f"it as {record.file_name} in {where}, or pass pretrained='/path/to/{record.file_name}'"
+    )
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "visionmlp")
+
+
+def download(record: WeightFile, dest: Path) -> Path:
+    """Fetch ``record.url`` to ``dest`` atomically with a progress bar; a checksum mismatch keeps nothing."""
+    from rich.progress import Progress
+
+    digest = hashlib.sha256()
+    with atomic_path(dest) as tmp, urllib.request.urlopen(record.url, timeout=30) as response:
+        total = int(response.headers.get("Content-Length") or 0) or None
+        with open(tmp, "wb") as out, Progress(transient=True) as progress:
+            task = progress.add_task(record.file_name, total=total)
+            while chunk := response.read(1 << 20):
+                out.write(chunk)
+                digest.update(chunk)
+                progress.advance(task, len(chunk))
+        if record.sha256 and digest.hexdigest() != record.sha256:
+            raise ValueError(f"checksum mismatch for {record.url}: got {digest.hexdigest()}, want {record.sha256}")
+    return dest
+
+
+__all__ = ["OFFICIAL_WEIGHTS", "cache_dir", "download", "pretrained_cfg", "resolve"]
