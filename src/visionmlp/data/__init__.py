@@ -1,5 +1,35 @@
 """Datasets and input pipelines (no torchvision: everything here is PIL / torch)."""
 
+from .base import ArrayDataset, ImageDataset, sample_rng
+from .builder import build_dataset
+from .cifar import find_cifar, load_cifar
 from .fashion_mnist import FASHION_MNIST_CLASSES, fashion_mnist_dir, load_fashion_mnist
+from .image_folder import ImageFolder
+from .loader import build_loader, default_workers, set_position
+from .mixup import Mixup, soft_target_cross_entropy
+from .randaugment import RandAugment, rand_augment_transform
+from .synthetic import SyntheticDataset
+from .transforms import build_eval_transform, build_train_transform
 
-__all__ = ["FASHION_MNIST_CLASSES", "fashion_mnist_dir", "load_fashion_mnist"]
+__all__ = [
+    "FASHION_MNIST_CLASSES",
+    "ArrayDataset",
+    "ImageDataset",
+    "ImageFolder",
+    "Mixup",
+    "RandAugment",
+    "SyntheticDataset",
+    "build_dataset",
+    "build_eval_transform",
+    "build_loader",
+    "build_train_transform",
+    "default_workers",
+    "fashion_mnist_dir",
+    "find_cifar",
+    "load_cifar",
+    "load_fashion_mnist",
+    "rand_augment_transform",
+    "sample_rng",
+    "set_position",
+    "soft_target_cross_entropy",
+]

@@ -1,0 +1,148 @@
+"""``visionmlp train``: train a model on Fashion-MNIST, CIFAR, an image folder or synthetic data.
+
+Every ``TrainConfig`` field is a flag (``--batch-size``) and a recipe key (``batch_size``); precedence is
+defaults < the resumed checkpoint's config < the ``-c`` recipe < flags. The resolved config is saved as
+``config.yaml`` in the run folder beside ``last.pth`` / ``best.pth`` and ``summary.csv``. Launch the same
+command with ``torchrun --nproc_per_node=N`` for data-parallel training.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+from pathlib import Path
+
+import yaml
+
+from ..data import ImageDataset, build_dataset, build_eval_transform, build_train_transform
+from ..factory import create_model
+from ..train import LAST, TrainConfig, Trainer, cleanup, init_distributed, load_checkpoint, resolve_checkpoint
+from ..train.loop import FitResult
+from ..utils.atomic import atomic_write_text
+from . import UsageError
+
+
+def _mapping(text: str) -> dict:
+    value = yaml.safe_load(text)
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"expected a mapping such as '{{embed_dim: 64}}', got {text!r}")
+    return value
+
+
+_TYPES = {"str": str, "int": int, "float": float, "dict": _mapping}
+
+
+def register(sub) -> None:
+    p = sub.add_parser("train", help="train a model (single process or under torchrun)",
+                       description=__doc__.split("\n\n")[0])  # fmt: skip
+    p.add_argument("-c", "--config", metavar="YAML", help="training recipe (e.g. configs/fashion_mnist/mixer.yaml)")
+    add_config_flags(p)
+    p.set_defaults(func=_train)
+
+
+def add_config_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per ``TrainConfig`` field; unset flags are absent from the namespace (recipes fill them)."""
+    for f in dataclasses.fields(TrainConfig):
+        flag = "--" + f.name.replace("_", "-")
+        kwargs = {"default": argparse.SUPPRESS, "help": f.metadata["help"]}
+        if f.type == "bool":
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, **kwargs)
+            continue
+        base = f.type.split("|")[0].strip()
+        parser.add_argument(flag, type=_TYPES[base], choices=f.metadata.get("choices"), metavar=base.upper(), **kwargs)
+
+
+def resolve_config(args: argparse.Namespace) -> TrainConfig:
+    values: dict = {}
+    resume = getattr(args, "resume", None)
+    if resume:
+        values.update(load_checkpoint(resume).get("config", {}))
+        values["resume"] = resume
+    if getattr(args, "config", None):
+        values.update(load_recipe(args.config))
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    values.update({k: v for k, v in vars(args).items() if k in names})
+    return TrainConfig.from_dict(values)
+
+
+def load_recipe(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"recipe {path} not found")
+    recipe = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(recipe, dict):
+        raise UsageError(f"recipe {path} must be a mapping of settings, got a {type(recipe).__name__}")
+    return {str(k).replace("-", "_"): v for k, v in recipe.items()}
+
+
+def output_folder(cfg: TrainConfig) -> Path:
+    if cfg.output:
+        return Path(cfg.output)
+    if cfg.resume:
+        return resolve_checkpoint(cfg.resume).parent
+    return Path("runs") / f"{cfg.model}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def build_datasets(cfg: TrainConfig, seed: int) -> tuple[ImageDataset, ImageDataset]:
+    train_set = build_dataset(cfg.data, "train", seed=seed).limit(cfg.limit_train, seed)
+    val_set = build_dataset(cfg.data, "val", seed=seed).limit(cfg.limit_val, seed)
+    return train_set, val_set
+
+
+def run(cfg: TrainConfig, log=print) -> FitResult:
+    """Set up data, model and processes for ``cfg`` and train; what ``train`` and ``demo`` share."""
+    ctx = init_distributed(cfg.device)
+    try:
+        output = output_folder(cfg)
+        if not cfg.resume and (output / LAST).exists():
+            raise UsageError(f"{output} already holds a run; pass --resume {output} or another --output")
+        train_set, val_set = build_datasets(cfg, cfg.seed)
+        for dataset in (train_set, val_set):
+            if hasattr(dataset, "summary"):
+                log(f"{cfg.data}: {dataset.summary()}")
+        model_kwargs = dict(cfg.model_kwargs or {})
+        for key in ("drop_rate", "drop_path_rate", "img_size"):
+            if getattr(cfg, key) is not None:
+                model_kwargs[key] = getattr(cfg, key)
+        model = create_model(cfg.model, pretrained=cfg.pretrained or False, num_classes=len(train_set.classes),
+                             in_chans=train_set.channels, **model_kwargs)  # fmt: skip
+        pcfg = model.pretrained_cfg
+        train_set.transform = build_train_transform(
+            pcfg.input_size, pcfg.mean, pcfg.std, scale=(cfg.scale_min, 1.0), hflip=cfg.hflip, auto_augment=cfg.aa,
+            reprob=cfg.reprob, interpolation=pcfg.interpolation,
+        )  # fmt: skip
+        val_set.transform = build_eval_transform(pcfg.input_size, pcfg.mean, pcfg.std, crop_pct=pcfg.crop_pct,
+                                                 interpolation=pcfg.interpolation)  # fmt: skip
+        meta = {
+            "model": cfg.model,
+            "build_kwargs": dict(model.build_kwargs),
+            "classes": list(train_set.classes),
+            "input": {k: v for k, v in pcfg.to_dict().items() if k != "weights"},
+        }
+        trainer = Trainer(cfg, model, train_set, val_set, ctx, output, meta, log)
+        if cfg.resume:
+            trainer.load_state_dict(load_checkpoint(cfg.resume))
+            log(f"resumed from {resolve_checkpoint(cfg.resume)} at epoch {trainer.state.epoch + 1}, "
+                f"step {trainer.state.global_step}")  # fmt: skip
+        if ctx.is_main:
+            atomic_write_text(output / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+        params = sum(p.numel() for p in model.parameters())
+        log(f"training {cfg.model} ({params:,} params) on {cfg.data}: {len(train_set)} train / "
+            f"{len(val_set)} val images, {trainer.steps_per_epoch} steps per epoch, {ctx.world_size} process(es) "
+            f"on {ctx.device}; run folder {output}")  # fmt: skip
+        return trainer.fit()
+    finally:
+        cleanup()
+
+
+def _train(args) -> int:
+    cfg = resolve_config(args)
+    result = run(cfg)
+    if result.stopped == "signal":
+        return 130
+    if result.last_eval is not None:
+        ev = result.last_eval
+        print(f"final: val top-1 {100 * ev.top1:.2f}%, top-5 {100 * ev.top5:.2f}%, loss {ev.loss:.4f} "
+              f"(best top-1 {100 * result.state.best_top1:.2f}% at epoch {result.state.best_epoch})")  # fmt: skip
+    return 0

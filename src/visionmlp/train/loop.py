@@ -1,0 +1,330 @@
+"""The training loop: one ``Trainer`` for single-process, DDP, CPU and GPU runs.
+
+Exact resumption rests on three things: every random draw of the data pipeline is derived from
+``(seed, epoch, index)`` or ``(seed, step)`` (``data/base.py``, mixup below), the global RNG states that
+dropout and drop-path use are saved with the step counters, and the sampler skips the batches already
+done. Stops (SIGINT/SIGTERM, the time budget) are requests honoured after the current optimizer step,
+agreed across ranks so that no rank is left waiting in a collective.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+from ..data import ImageDataset, Mixup, build_loader, default_workers, sample_rng, set_position
+from ..data.mixup import soft_target_cross_entropy
+from .checkpoint import CheckpointSaver, capture_rng, restore_rng
+from .config import TrainConfig
+from .distributed import DistContext
+from .ema import ModelEma
+from .evaluate import EvalResult, autocast, evaluate
+from .logger import RunLogger
+from .optim import build_optimizer
+from .schedule import WarmupSchedule
+
+CHECKPOINT_FORMAT = "visionmlp-train/1"
+
+
+class NonFiniteLossError(RuntimeError):
+    """The loss became NaN/Inf more often than ``skip_nonfinite`` allows."""
+
+
+@dataclass
+class TrainState:
+    epoch: int = 0  # the epoch in progress (0-based)
+    step_in_epoch: int = 0  # optimizer steps done in it
+    global_step: int = 0
+    elapsed: float = 0.0  # training seconds over all sessions (for the time budget)
+    skipped_batches: int = 0
+    epoch_loss_sum: float = 0.0
+    epoch_loss_count: int = 0
+    best_top1: float = -1.0
+    best_epoch: int = -1
+    rows: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class FitResult:
+    state: TrainState
+    stopped: str | None  # "signal", "time budget" or None when all epochs ran
+    last_eval: EvalResult | None
+    checkpoint: Path | None
+
+
+class StopRequest:
+    """Set by SIGINT/SIGTERM (or ``request()``); the loop stops after the step in progress."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous: dict = {}
+
+    def request(self, *_) -> None:
+        self.requested = True
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self.request)
+        return self
+
+    def __exit__(self, *exc):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous.clear()
+
+
+class Trainer:
+    """Train ``model`` on ``train_set``, validating on ``val_set`` after each epoch.
+
+    ``meta`` (model name, build arguments, class names ...) is stored in every checkpoint for
+    ``visionmlp validate`` / ``predict``. ``output`` is the run folder (None: write nothing); only rank 0
+    writes.
+    """
+
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        model: nn.Module,
+        train_set: ImageDataset,
+        val_set: ImageDataset,
+        ctx: DistContext | None = None,
+        output: Path | None = None,
+        meta: dict | None = None,
+        log: Callable[[str], None] = print,
+    ):
+        cfg.check()
+        self.cfg, self.ctx, self.meta = cfg, ctx or DistContext(), dict(meta or {})
+        self.output = Path(output) if output is not None and self.ctx.is_main else None
+        self.log = log if self.ctx.is_main else (lambda _msg: None)
+        self.num_classes = len(train_set.classes)
+        if cfg.batch_size % (self.ctx.world_size * cfg.accum_steps):
+            raise ValueError(
+                f"batch_size {cfg.batch_size} must be divisible by processes x accum_steps "
+                f"({self.ctx.world_size} x {cfg.accum_steps})"
+            )
+        micro_batch = cfg.batch_size // (self.ctx.world_size * cfg.accum_steps)
+        workers = default_workers() if cfg.workers is None else cfg.workers
+        common = {"seed": cfg.seed, "world_size": self.ctx.world_size, "rank": self.ctx.rank, "workers": workers,
+                  "pin_memory": self.ctx.device.type == "cuda"}  # fmt: skip
+        self.train_loader = build_loader(train_set, micro_batch, train=True, **common)
+        self.val_loader = build_loader(val_set, micro_batch, train=False, **common)
+        self.steps_per_epoch = len(self.train_loader) // cfg.accum_steps
+        if self.steps_per_epoch == 0:
+            raise ValueError(f"one epoch holds fewer than accum_steps={cfg.accum_steps} batches; lower it")
+
+        self.memory_format = torch.channels_last if cfg.channels_last else torch.preserve_format
+        self.model = model.to(self.ctx.device, memory_format=self.memory_format)
+        self.ema = ModelEma(self.model, cfg.ema_decay) if cfg.ema else None
+        self.net: nn.Module = self.model
+        if self.ctx.distributed:
+            ids = [self.ctx.device.index] if self.ctx.device.type == "cuda" else None
+            self.net = DistributedDataParallel(self.model, device_ids=ids)
+        if cfg.compile:
+            self.net = torch.compile(self.net)
+        self.optimizer = build_optimizer(self.model, cfg.opt, cfg.lr, cfg.weight_decay, cfg.momentum)
+        total = cfg.epochs * self.steps_per_epoch
+        self.schedule = WarmupSchedule(
+            self.optimizer, cfg.lr, total, round(cfg.warmup_epochs * self.steps_per_epoch), kind=cfg.sched,
+            min_lr=cfg.min_lr, warmup_lr=cfg.warmup_lr,
+            decay_steps=max(1, round(cfg.decay_epochs * self.steps_per_epoch)), decay_rate=cfg.decay_rate,
+        )  # fmt: skip
+        mixing = cfg.mixup > 0 or cfg.cutmix > 0
+        self.mixup = (
+            Mixup(self.num_classes, cfg.mixup, cfg.cutmix, cfg.mixup_prob, cfg.mixup_switch_prob, cfg.label_smoothing)
+            if mixing
+            else None
+        )
+        self.state = TrainState()
+        self.stop = StopRequest()
+        self.saver = CheckpointSaver(self.output) if self.output is not None else None
+        self._rng_to_restore: dict | None = None
+
+    # ----- checkpoints -------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "model": self.model.state_dict(),
+            "ema": self.ema.state_dict() if self.ema is not None else None,
+            "optimizer": self.optimizer.state_dict(),
+            "train_state": asdict(self.state),
+            "rng": capture_rng(),
+            "config": self.cfg.to_dict(),
+            "meta": self.meta,
+        }
+
+    def load_state_dict(self, ckpt: dict) -> None:
+        """Continue from a checkpoint; the RNG states are restored when training restarts."""
+        if ckpt.get("format") != CHECKPOINT_FORMAT:
+            raise ValueError(f"not a training checkpoint of this version (format {ckpt.get('format')!r})")
+        self.model.load_state_dict(ckpt["model"])
+        if self.ema is not None:
+            self.ema.load_state_dict(ckpt["ema"] if ckpt["ema"] is not None else ckpt["model"])
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        self.state = TrainState(**ckpt["train_state"])
+        self._rng_to_restore = ckpt["rng"]
+
+    def _save(self, is_best: bool = False) -> Path | None:
+        if self.saver is None:
+            return None
+        return self.saver.save(self.state_dict(), is_best=is_best)
+
+    # ----- training ----------------------------------------------------------------------------
+    def fit(self) -> FitResult:
+        cfg, st = self.cfg, self.state
+        if self._rng_to_restore is not None:
+            restore_rng(self._rng_to_restore)
+            self._rng_to_restore = None
+        logger = RunLogger(self.output, self.log)
+        stopped, last_eval, checkpoint = None, None, None
+        try:
+            with self.stop, self._progress() as bar:
+                while st.epoch < cfg.epochs and stopped is None:
+                    stopped = self._train_epoch(bar, logger)
+                    if stopped == "signal":
+                        break
+                    last_eval, row = self._validate(complete=stopped is None)
+                    logger.epoch(st.rows)
+                    improved = row["val_top1"] > st.best_top1
+                    if improved:
+                        st.best_top1, st.best_epoch = row["val_top1"], row["epoch"]
+                    checkpoint = self._save(is_best=improved)
+                if stopped == "signal":
+                    checkpoint = self._save()
+                    self.log(f"stopped at step {st.global_step}; resume with --resume {checkpoint or '<run folder>'}")
+        finally:
+            logger.close()
+        return FitResult(st, stopped, last_eval, checkpoint)
+
+    def _train_epoch(self, bar: Progress, logger: RunLogger) -> str | None:
+        cfg, st = self.cfg, self.state
+        set_position(self.train_loader, st.epoch, st.step_in_epoch * cfg.accum_steps)
+        batches = iter(self.train_loader)
+        task = bar.add_task(f"epoch {st.epoch + 1}/{cfg.epochs}", total=self.steps_per_epoch,
+                            completed=st.step_in_epoch, loss=float("nan"), rate=0.0)  # fmt: skip
+        self.net.train()
+        images, start = 0, time.perf_counter()
+        session_start, elapsed_before = start, st.elapsed
+        stopped = None
+        while st.step_in_epoch < self.steps_per_epoch:
+            lr = self.schedule.set_step(self._schedule_position(elapsed_before + time.perf_counter() - session_start))
+            loss = self._step([next(batches) for _ in range(cfg.accum_steps)])
+            images += cfg.batch_size
+            st.elapsed = elapsed_before + time.perf_counter() - session_start
+            if loss is not None:
+                st.epoch_loss_sum += loss
+                st.epoch_loss_count += 1
+                logger.step(st.global_step, {"loss": loss, "lr": lr})
+            running = st.epoch_loss_sum / max(1, st.epoch_loss_count)
+            bar.update(task, advance=1, loss=running, rate=images / max(1e-9, time.perf_counter() - start))
+            over_budget = cfg.time_budget is not None and st.elapsed >= cfg.time_budget
+            if self.ctx.any(self.stop.requested or over_budget):
+                stopped = "signal" if self.ctx.any(self.stop.requested) else "time budget"
+                break
+            if cfg.checkpoint_every and st.global_step % cfg.checkpoint_every == 0:
+                self._save()
+        bar.remove_task(task)
+        return stopped
+
+    def _schedule_position(self, elapsed: float) -> float:
+        """The step the schedule is at: the step count, or the budget fraction spent if that is further."""
+        step = float(self.state.global_step)
+        if self.cfg.time_budget is not None:
+            step = max(step, elapsed / self.cfg.time_budget * self.schedule.total_steps)
+        return step
+
+    def _step(self, micro_batches: list) -> float | None:
+        """One optimizer step over ``accum_steps`` micro-batches; the mean loss, or None if skipped."""
+        cfg, st = self.cfg, self.state
+        self.optimizer.zero_grad(set_to_none=True)
+        losses, bad = [], False
+        for i, (x, y) in enumerate(micro_batches):
+            x = x.to(self.ctx.device, non_blocking=True, memory_format=self.memory_format)
+            y = y.to(self.ctx.device, non_blocking=True)
+            targets = None
+            if self.mixup is not None:
+                x, targets = self.mixup(x, y, sample_rng(cfg.seed, st.global_step, i, self.ctx.rank))
+            last = i == len(micro_batches) - 1
+            no_sync = self.net.no_sync() if self.ctx.distributed and not last else contextlib.nullcontext()
+            with no_sync:
+                with autocast(self.ctx.device, cfg.amp):
+                    logits = self.net(x)
+                if targets is not None:
+                    loss = soft_target_cross_entropy(logits, targets)
+                else:
+                    loss = F.cross_entropy(logits.float(), y, label_smoothing=cfg.label_smoothing)
+                bad = self.ctx.any(bad or not math.isfinite(loss.item()))
+                if bad:
+                    continue  # every rank skips the rest: no gradient all-reduce is left half-done
+                (loss / len(micro_batches)).backward()
+            losses.append(loss.item())
+        st.global_step += 1
+        st.step_in_epoch += 1
+        if bad:
+            return self._skip_batch()
+        if cfg.clip_grad is not None:
+            nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip_grad)
+        self.optimizer.step()
+        if self.ema is not None:
+            self.ema.update(self.model)
+        return sum(losses) / len(losses)
+
+    def _skip_batch(self) -> None:
+        st = self.state
+        st.skipped_batches += 1
+        self.optimizer.zero_grad(set_to_none=True)
+        where = f"step {st.global_step} (epoch {st.epoch + 1}, batch {st.step_in_epoch} of {self.steps_per_epoch})"
+        if st.skipped_batches > self.cfg.skip_nonfinite:
+            raise NonFiniteLossError(
+                f"the loss is NaN/Inf at {where}; lower the learning rate, set --clip-grad, or pass "
+                f"--skip-nonfinite N to skip up to N such batches ({self.cfg.skip_nonfinite} allowed)"
+            )
+        self.log(f"warning: non-finite loss at {where} skipped ({st.skipped_batches}/{self.cfg.skip_nonfinite})")
+
+    def _validate(self, complete: bool) -> tuple[EvalResult, dict]:
+        """Evaluate and record a summary row; a complete epoch also moves the counters to the next one
+        (an epoch cut short by the time budget keeps its position, so the run can be resumed)."""
+        cfg, st = self.cfg, self.state
+        sums = self.ctx.all_reduce_sum(torch.tensor([st.epoch_loss_sum, float(st.epoch_loss_count)]))
+        train_loss = float(sums[0] / sums[1]) if sums[1] else float("nan")
+        result = self.evaluate(self.model)
+        epoch = st.epoch + 1 if complete else round(st.epoch + st.step_in_epoch / self.steps_per_epoch, 3)
+        row = {"epoch": epoch, "step": st.global_step, "lr": self.optimizer.param_groups[0]["lr"],
+               "train_loss": train_loss, "val_loss": result.loss, "val_top1": result.top1,
+               "val_top5": result.top5}  # fmt: skip
+        message = f"top-1 {100 * result.top1:.2f}%"
+        if self.ema is not None:
+            ema_result = self.evaluate(self.ema.module)
+            row.update(ema_top1=ema_result.top1, ema_top5=ema_result.top5, ema_loss=ema_result.loss)
+            message += f" (EMA {100 * ema_result.top1:.2f}%)"
+        row.update(elapsed_s=round(st.elapsed, 2), skipped_batches=st.skipped_batches)
+        self.log(f"epoch {epoch}/{cfg.epochs}: train loss {train_loss:.4f}, val loss {result.loss:.4f}, {message}")
+        st.rows.append(row)
+        if complete:
+            st.epoch += 1
+            st.step_in_epoch, st.epoch_loss_sum, st.epoch_loss_count = 0, 0.0, 0
+        return result, row
+
+    def evaluate(self, model: nn.Module) -> EvalResult:
+        return evaluate(model, self.val_loader, self.num_classes, self.ctx, amp=self.cfg.amp,
+                        channels_last=self.cfg.channels_last)  # fmt: skip
+
+    def _progress(self) -> Progress:
+        columns = (
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("loss {task.fields[loss]:.4f}  {task.fields[rate]:.0f} img/s"), TimeElapsedColumn(),
+            TimeRemainingColumn(),
+        )  # fmt: skip
+        return Progress(*columns, disable=not (self.cfg.progress and self.ctx.is_main), transient=True)

@@ -1,0 +1,96 @@
+"""Schedules, EMA, weight-decay groups, non-finite losses, stop requests."""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from visionmlp import create_model
+from visionmlp.data import build_dataset
+from visionmlp.train import ModelEma, NonFiniteLossError, TrainConfig, Trainer, WarmupSchedule, param_groups
+
+TINY = {"embed_dim": 16, "num_blocks": 1, "tokens_mlp_dim": 8, "channels_mlp_dim": 16}
+
+
+def _opt():
+    return torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0)
+
+
+def test_warmup_then_cosine():
+    s = WarmupSchedule(_opt(), 1.0, total_steps=110, warmup_steps=10, min_lr=0.1, warmup_lr=0.0)
+    assert s.lr_at(0) == 0.0 and s.lr_at(5) == pytest.approx(0.5) and s.lr_at(10) == pytest.approx(1.0)
+    assert s.lr_at(60) == pytest.approx(0.1 + 0.9 * 0.5)  # half way through the cosine
+    assert s.lr_at(110) == pytest.approx(0.1) and s.lr_at(500) == pytest.approx(0.1)
+    assert s.lr_at(35) == pytest.approx(0.1 + 0.45 * (1 + math.cos(math.pi * 0.25)))
+    assert s.set_step(5) == s.optimizer.param_groups[0]["lr"]
+
+
+def test_step_schedule():
+    s = WarmupSchedule(_opt(), 1.0, total_steps=100, warmup_steps=0, kind="step", decay_steps=30, decay_rate=0.1)
+    assert [s.lr_at(t) for t in (0, 29, 30, 65)] == pytest.approx([1.0, 1.0, 0.1, 0.01])
+
+
+def test_ema_update():
+    model = nn.Linear(2, 1)
+    ema = ModelEma(model, decay=0.75)
+    start = model.weight.detach().clone()
+    with torch.no_grad():
+        model.weight.add_(4.0)
+    ema.update(model)
+    assert torch.allclose(ema.module.weight, 0.75 * start + 0.25 * (start + 4.0))
+    assert not ema.module.weight.requires_grad
+
+
+def test_weight_decay_groups():
+    model = create_model("vit_s4_28", embed_dim=16, depth=1, num_heads=2)
+    decay, no_decay = param_groups(model, 0.05)
+    names = {id(p): n for n, p in model.named_parameters()}
+    undecayed = {names[id(p)] for p in no_decay["params"]}
+    assert {"cls_token", "pos_embed"} <= undecayed
+    assert all(n.endswith(".bias") or "norm" in n or n in ("cls_token", "pos_embed") for n in undecayed)
+    assert all(p.ndim > 1 for p in decay["params"]) and decay["weight_decay"] == 0.05
+    assert no_decay["weight_decay"] == 0.0
+    assert len(decay["params"]) + len(no_decay["params"]) == len(list(model.parameters()))
+
+
+class _NaNAt(nn.Module):
+    """Wraps a model and returns NaN logits on the given forward calls (1-based)."""
+
+    def __init__(self, model, calls):
+        super().__init__()
+        self.model, self.calls, self.count = model, set(calls), 0
+
+    def forward(self, x):
+        self.count += 1
+        out = self.model(x)
+        return out * float("nan") if self.count in self.calls else out
+
+
+def _trainer(model, **overrides):
+    cfg = TrainConfig(epochs=1, batch_size=16, workers=0, progress=False, warmup_epochs=0, **overrides)
+    train = build_dataset("synthetic", "train").limit(64)
+    val = build_dataset("synthetic", "val").limit(16)
+    return Trainer(cfg, model, train, val, log=lambda _m: None)
+
+
+def test_nan_loss_stops_naming_the_step():
+    torch.manual_seed(0)
+    trainer = _trainer(_NaNAt(create_model("mixer_s4_28", **TINY), {2}))
+    with pytest.raises(NonFiniteLossError, match=r"NaN/Inf at step 2 \(epoch 1, batch 2 of 4\)"):
+        trainer.fit()
+
+
+def test_nan_loss_skipped_when_allowed():
+    torch.manual_seed(0)
+    trainer = _trainer(_NaNAt(create_model("mixer_s4_28", **TINY), {2}), skip_nonfinite=1)
+    result = trainer.fit()
+    assert result.state.skipped_batches == 1 and result.state.global_step == 4
+    assert all(torch.isfinite(p).all() for p in trainer.model.parameters())
+
+
+def test_config_rejects_unknown_and_bad_values():
+    with pytest.raises(ValueError, match="unknown setting"):
+        TrainConfig.from_dict({"lr": 1e-3, "learning_rate": 1})
+    with pytest.raises(ValueError, match="opt must be one of"):
+        TrainConfig.from_dict({"opt": "lamb"})
