@@ -240,6 +240,7 @@ def test_official_file_detected_and_reproduces_logits(shared, tmp_path, fixture,
     assert report.format == fmt and not report.notes
     with torch.no_grad():
         diff = max_abs_diff(model(x), ref)
+    print(f"parity {fixture} ({'nested' if wrap else 'plain'}): max abs logit diff {diff:.1e}")
     assert diff <= 1e-4, f"{fmt}: max abs diff {diff:.2e}"
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from ..models import get_entry, list_models
+from ..models import build_model, get_entry, list_models
 
 
 def register(sub) -> None:
@@ -29,23 +29,30 @@ def _list(args) -> int:
         return 0
     rows = [_row(get_entry(name)) for name in names]
     if args.markdown:
-        print("| model | family | input | params | exact | top-1 | regime |")
+        print("| model | family | input | params (built) | reference count | top-1 (published) | regime |")
         print("|---|---|---|---|---|---|---|")
         for row in rows:
             print("| " + " | ".join(row) + " |")
     else:
-        for name, family, size, params, exact, top1, regime in rows:
-            print(f"{name:24s} {family:9s} {size:10s} params {params:>8s} {exact:5s} top-1 {top1:>6s}  {regime}")
+        for name, family, size, params, ref, top1, regime in rows:
+            print(f"{name:22s} {family:9s} {size:10s} {params:>8s}  ref {ref:16s} top-1 {top1:>6s}  {regime}")
     return 0
 
 
 def _row(entry) -> tuple[str, ...]:
+    """One variant: its built parameter count (on the meta device: nothing allocated) beside the figures."""
+    model = build_model(entry.name, device="meta")
+    built = sum(p.numel() for p in model.parameters()) + getattr(model, "aliased_params", 0)
     pub = entry.published
-    params = f"{pub.params / 1e6:.2f}M" if pub.params else "-"
-    exact = "exact" if pub.params_exact else ("pub." if pub.params else "")
+    if pub.params is None:
+        ref = "-"
+    elif pub.params_exact:
+        ref = "official (exact)" if built == pub.params else f"official {pub.params:,}"
+    else:
+        ref = f"published {pub.params / 1e6:.1f}M"
     top1 = f"{pub.top1:.2f}" if pub.top1 is not None else "-"
     size = "x".join(map(str, entry.pretrained_cfg.input_size))
-    return entry.name, entry.family, size, params, exact, top1, pub.regime
+    return entry.name, entry.family, size, f"{built / 1e6:.2f}M", ref, top1, pub.regime
 
 
 def _info(args) -> int:

@@ -93,6 +93,8 @@ def build_datasets(cfg: TrainConfig, seed: int) -> tuple[ImageDataset, ImageData
 def run(cfg: TrainConfig, log=print) -> FitResult:
     """Set up data, model and processes for ``cfg`` and train; what ``train`` and ``demo`` share."""
     ctx = init_distributed(cfg.device)
+    if not ctx.is_main:
+        log = _quiet  # only rank 0 reports
     try:
         output = output_folder(cfg)
         if not cfg.resume and (output / LAST).exists():
@@ -136,12 +138,16 @@ def run(cfg: TrainConfig, log=print) -> FitResult:
         cleanup()
 
 
+def _quiet(_message: str) -> None:
+    """The log of the ranks other than 0."""
+
+
 def _train(args) -> int:
     cfg = resolve_config(args)
     result = run(cfg)
     if result.stopped == "signal":
         return 130
-    if result.last_eval is not None:
+    if result.last_eval is not None and result.is_main:
         ev = result.last_eval
         print(f"final: val top-1 {100 * ev.top1:.2f}%, top-5 {100 * ev.top5:.2f}%, loss {ev.loss:.4f} "
               f"(best top-1 {100 * result.state.best_top1:.2f}% at epoch {result.state.best_epoch})")  # fmt: skip

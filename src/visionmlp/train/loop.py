@@ -62,6 +62,7 @@ class FitResult:
     stopped: str | None  # "signal", "time budget" or None when all epochs ran
     last_eval: EvalResult | None
     checkpoint: Path | None
+    is_main: bool = True  # rank 0 (or a single process): the one that reports
 
 
 class StopRequest:
@@ -206,7 +207,7 @@ class Trainer:
                     self.log(f"stopped at step {st.global_step}; resume with --resume {checkpoint or '<run folder>'}")
         finally:
             logger.close()
-        return FitResult(st, stopped, last_eval, checkpoint)
+        return FitResult(st, stopped, last_eval, checkpoint, self.ctx.is_main)
 
     def _train_epoch(self, bar: Progress, logger: RunLogger) -> str | None:
         cfg, st = self.cfg, self.state
