@@ -9,7 +9,7 @@ from visionmlp.models import get_entry
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
 
-from visionmlp.export.onnx import export_onnx, onnx_parity  # noqa: E402
+from visionmlp.cli import main  # noqa: E402
 
 
 def _smallest(family):
@@ -24,14 +24,19 @@ def _smallest(family):
 
 
 @pytest.mark.parametrize("family", visionmlp.list_families())
-def test_onnx_export_matches_torch(tmp_path, family):
+def test_onnx_export_from_the_cli_matches_torch(tmp_path, capsys, family):
+    """One small model of every family: saved, exported by ``visionmlp export onnx``, parity <= 1e-4."""
     name = _smallest(family)
     torch.manual_seed(0)
     model = visionmlp.create_model(name, **get_entry(name).tiny).eval()
     with torch.no_grad():  # zero-initialised heads (Mixer, gMLP) would hide a wrong graph behind zeros
         for p in model.parameters():
             p.add_(torch.randn_like(p) * 0.02)
-    path = export_onnx(model, tmp_path / f"{name}.onnx")
-    diff = onnx_parity(model, path, batch_sizes=(1, 3))
+    model.save_pretrained(tmp_path / "ckpt")
+    out = tmp_path / f"{name}.onnx"
+    assert main(["export", "onnx", "--model", name, "--checkpoint", str(tmp_path / "ckpt"), "--out", str(out)]) == 0
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert "dynamic batch, onnxruntime parity max abs diff" in line, line
+    diff = float(line.rsplit(" ", 1)[1])
     print(f"{family} ({name}): onnxruntime max abs diff {diff:.2e}")
     assert diff <= 1e-4

@@ -15,7 +15,7 @@ from visionmlp.formats import detect_format
 from visionmlp.models import get_entry
 from visionmlp.utils import atomic_path
 
-from official import constructor_kwargs, load_fixture, max_abs_diff
+from official import FIXTURES, fixture_model, load_fixture, max_abs_diff, write_official
 
 TINY_MIXER = dict(img_size=32, patch_size=8, embed_dim=32, num_blocks=2, tokens_mlp_dim=16, channels_mlp_dim=64)
 
@@ -161,70 +161,6 @@ def test_mismatch_report_names_keys(tmp_path):
 
 
 # ----- official files ----------------------------------------------------------------------------
-def _fixture_model(stem, meta):
-    """The registered variant and arguments that rebuild each fixture's official constructor call."""
-    kw = constructor_kwargs(meta)
-    size = int(meta["img_size"])
-    common = dict(img_size=size, in_chans=int(meta["in_chans"]), num_classes=int(meta["num_classes"]))
-    if stem == "flax_mixer":
-        mlp = dict(tokens_mlp_dim=kw["tokens_mlp_dim"], channels_mlp_dim=kw["channels_mlp_dim"])
-        return "mixer_s16_224", dict(
-            common, **mlp, patch_size=8, num_blocks=kw["num_blocks"], embed_dim=kw["hidden_dim"]
-        )
-    if stem == "timm_mixer":
-        t, c = kw["mlp_ratio"]
-        dim = kw["embed_dim"]
-        mlp = dict(tokens_mlp_dim=int(t * dim), channels_mlp_dim=int(c * dim))
-        return "mixer_s16_224", dict(common, **mlp, patch_size=8, num_blocks=2, embed_dim=dim)
-    if stem == "timm_resmlp":
-        return "resmlp_12_224", dict(common, patch_size=8, embed_dim=kw["embed_dim"], depth=2, mlp_ratio=4)
-    if stem == "timm_gmlp":
-        return "gmlp_s16_224", dict(common, patch_size=8, embed_dim=kw["embed_dim"], num_blocks=2, mlp_ratio=6)
-    if stem == "deit_resmlp":
-        return "resmlp_12_224", dict(common, patch_size=8, embed_dim=kw["embed_dim"], depth=2, init_scale=0.1)
-    if stem == "ffonly":
-        arch = {k: kw[k] for k in ("patch_size", "embed_dim", "depth", "mlp_ratio")}
-        return "ffonly_base", {**common, **arch}
-    if stem == "convmlp":
-        return "convmlp_s", dict(kw, img_size=size)
-    if stem in ("vip", "dynamixer"):
-        kw.pop("mlp_fn")
-        return {"vip": "vip_s7", "dynamixer": "dynamixer_s"}[stem], kw
-    assert stem == "eamlp", f"no model mapping for fixture family {stem}"
-    arch = {k: kw[k] for k in ("embed_dim", "depth", "num_heads", "mlp_ratio", "token_dim")}
-    return "eamlp_14", {**common, **arch}
-
-
-FIXTURES = [
-    "convmlp_b222_64",
-    "deit_resmlp_p8_d2_64",
-    "dynamixer_p7_l2222_112",
-    "eamlp_performer_d2_64",
-    "ffonly_p16_d2_224",
-    "flax_mixer_p8_d2_64",
-    "timm_gmlp_p8_d2_64",
-    "timm_mixer_p8_d2_64",
-    "timm_resmlp_p8_d2_64",
-    "vip_p4_l2222_64",
-]
-
-
-def _write_official(state, fmt, folder, wrap):
-    """The fixture's tensors in the official file layout, under a name that says nothing of the format."""
-    path = folder / "checkpoint.bin"
-    if fmt == "flax_mixer":
-        with open(path, "wb") as f:
-            np.savez(f, **{k: v.numpy() for k, v in state.items()})
-    elif wrap:  # a training checkpoint: nested, DDP-prefixed, with the script's arguments
-        import argparse
-
-        nested = {"state_dict_ema": {f"module.{k}": v for k, v in state.items()}, "args": argparse.Namespace(lr=1)}
-        torch.save({**nested, "epoch": 3}, path)
-    else:
-        torch.save(state, path)
-    return path
-
-
 # Every fixture as a plain state dict, and (but for the flat Flax .npz) nested in a training checkpoint.
 CASES = [(f, wrap) for f in FIXTURES for wrap in (False, True) if not (wrap and f.startswith("flax_mixer"))]
 
@@ -234,8 +170,8 @@ def test_official_file_detected_and_reproduces_logits(shared, tmp_path, fixture,
     meta, state, x, ref = load_fixture(shared / "fixtures" / "official" / f"{fixture}.safetensors")
     fmt = meta["family"]
     assert detect_format(state) == fmt
-    name, kwargs = _fixture_model(fmt, meta)
-    path = _write_official(state, fmt, tmp_path, wrap)
+    name, kwargs = fixture_model(fmt, meta)
+    path = write_official(state, fmt, tmp_path, wrap)
     model, report = visionmlp.load_pretrained(name, path, **kwargs)
     assert report.format == fmt and not report.notes
     with torch.no_grad():
@@ -246,8 +182,8 @@ def test_official_file_detected_and_reproduces_logits(shared, tmp_path, fixture,
 
 def test_converted_file_saves_and_reloads_natively(shared, tmp_path):
     meta, state, x, ref = load_fixture(shared / "fixtures/official/flax_mixer_p8_d2_64.safetensors")
-    path = _write_official(state, "flax_mixer", tmp_path, wrap=False)
-    _, kwargs = _fixture_model("flax_mixer", meta)
+    path = write_official(state, "flax_mixer", tmp_path, wrap=False)
+    _, kwargs = fixture_model("flax_mixer", meta)
     model = visionmlp.create_model("mixer_s16_224", pretrained=path, **kwargs)
     model.save_pretrained(tmp_path / "native")
     reloaded = visionmlp.create_model("mixer_s16_224", pretrained=tmp_path / "native")
