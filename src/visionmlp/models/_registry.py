@@ -168,6 +168,46 @@ def register_variant(
     _REGISTRY[name] = replace(_REGISTRY[name], arch=dict(arch))
 
 
+SMALL_INPUTS = {
+    28: dict(chans=1, mean=FASHION_MNIST_MEAN, std=FASHION_MNIST_STD),  # Fashion-MNIST
+    32: dict(chans=3, mean=CIFAR_MEAN, std=CIFAR_STD),  # CIFAR-10/100
+}
+
+
+def register_small_variants(
+    prefix: str,
+    model_cls: type[nn.Module],
+    arch: dict,
+    *,
+    family: str,
+    tiny: dict | None = None,
+    per_size: dict[int, dict] | None = None,
+    any_size: bool = False,
+) -> None:
+    """Register ``<prefix>_28`` (1x28x28, Fashion-MNIST statistics) and ``<prefix>_32`` (3x32x32, CIFAR),
+    both with 10 classes and no crop: the CPU-trainable variants every family has.
+
+    ``per_size`` adds arguments that depend on the input side (e.g. a token grid); ``any_size`` marks
+    families whose weights are not tied to the input size.
+    """
+    for size, data in SMALL_INPUTS.items():
+        register_variant(
+            f"{prefix}_{size}",
+            model_cls,
+            dict(arch, img_size=size, in_chans=data["chans"], num_classes=10, **(per_size or {}).get(size, {})),
+            family=family,
+            tiny=tiny,
+            pretrained_cfg=PretrainedCfg(
+                input_size=(data["chans"], size, size),
+                mean=data["mean"],
+                std=data["std"],
+                crop_pct=1.0,
+                num_classes=10,
+                fixed_input_size=not any_size,
+            ),  # fmt: skip
+        )
+
+
 def list_models(pattern: str = "*", family: str | None = None) -> list[str]:
     """Registered names matching a shell-style ``pattern`` (and ``family``), sorted."""
     names = [n for n, e in _REGISTRY.items() if family is None or e.family == family]

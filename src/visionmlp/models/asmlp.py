@@ -26,12 +26,9 @@ from ..layers.shift import axial_offsets, shift_channels
 from ._base import VisionModel
 from ._features import FeatureInfo
 from ._registry import (
-    CIFAR_MEAN,
-    CIFAR_STD,
-    FASHION_MNIST_MEAN,
-    FASHION_MNIST_STD,
     PretrainedCfg,
     Published,
+    register_small_variants,
     register_variant,
 )
 
@@ -253,28 +250,4 @@ for _name, (_arch, _params, _macs, _top1) in _VARIANTS.items():
 _SMALL = dict(embed_dim=32, depths=(2, 2, 4, 2), patch_size=2)
 # The contract tests shrink the widths but keep the small variants' 28x28 / 32x32 inputs.
 _SMALL_TINY = {k: v for k, v in _TINY.items() if k != "img_size"}
-register_variant(
-    "asmlp_s4_28",
-    ASMLP,
-    dict(_SMALL, img_size=28, in_chans=1, num_classes=10),
-    family="asmlp",
-    tiny=_SMALL_TINY,
-    pretrained_cfg=PretrainedCfg(
-        input_size=(1, 28, 28),
-        mean=FASHION_MNIST_MEAN,
-        std=FASHION_MNIST_STD,
-        crop_pct=1.0,
-        num_classes=10,
-        fixed_input_size=False,
-    ),
-)
-register_variant(
-    "asmlp_s4_32",
-    ASMLP,
-    dict(_SMALL, img_size=32, num_classes=10),
-    family="asmlp",
-    tiny=_SMALL_TINY,
-    pretrained_cfg=PretrainedCfg(
-        input_size=(3, 32, 32), mean=CIFAR_MEAN, std=CIFAR_STD, crop_pct=1.0, num_classes=10, fixed_input_size=False
-    ),
-)
+register_small_variants("asmlp_s4", ASMLP, _SMALL, family="asmlp", tiny=_SMALL_TINY, any_size=True)

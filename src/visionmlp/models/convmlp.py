@@ -20,12 +20,9 @@ from ..layers.drop import drop_path_rates
 from ._base import VisionModel
 from ._features import FeatureInfo
 from ._registry import (
-    CIFAR_MEAN,
-    CIFAR_STD,
-    FASHION_MNIST_MEAN,
-    FASHION_MNIST_STD,
     PretrainedCfg,
     Published,
+    register_small_variants,
     register_variant,
 )
 
@@ -288,26 +285,4 @@ for _name, (_arch, _published) in _VARIANTS.items():
 # Small ConvMLPs for Fashion-MNIST (28x28, 1 channel) and CIFAR (32x32): the stride-4 tokenizer, then
 # 28 -> 7 (tokens) -> 4 -> 2 -> 1 through the stages; convmlp_s's layout at half its widths.
 _SMALL = dict(blocks=(2, 2, 2), dims=(64, 128, 256), mlp_ratios=(2, 2, 2), channels=32, n_conv_blocks=2)
-register_variant(
-    "convmlp_s4_28",
-    ConvMLP,
-    dict(_SMALL, img_size=28, in_chans=1, num_classes=10),
-    family="convmlp",
-    pretrained_cfg=PretrainedCfg(
-        input_size=(1, 28, 28),
-        mean=FASHION_MNIST_MEAN,
-        std=FASHION_MNIST_STD,
-        crop_pct=1.0,
-        num_classes=10,
-        fixed_input_size=False,
-    ),
-)
-register_variant(
-    "convmlp_s4_32",
-    ConvMLP,
-    dict(_SMALL, img_size=32, num_classes=10),
-    family="convmlp",
-    pretrained_cfg=PretrainedCfg(
-        input_size=(3, 32, 32), mean=CIFAR_MEAN, std=CIFAR_STD, crop_pct=1.0, num_classes=10, fixed_input_size=False
-    ),
-)
+register_small_variants("convmlp_s4", ConvMLP, _SMALL, family="convmlp", any_size=True)

@@ -18,12 +18,9 @@ from torch import nn
 from ..layers.resample import resample_1d_axis
 from ._permutator import BranchReweightMixer, PermutatorNet
 from ._registry import (
-    CIFAR_MEAN,
-    CIFAR_STD,
-    FASHION_MNIST_MEAN,
-    FASHION_MNIST_STD,
     PretrainedCfg,
     Published,
+    register_small_variants,
     register_variant,
 )
 
@@ -191,19 +188,10 @@ _SMALL = dict(
     reduced_dims=[2] * 4,
     mlp_ratios=[3, 3, 3, 3],
 )
-register_variant(
-    "dynamixer_s4_28",
+register_small_variants(
+    "dynamixer_s4",
     DynaMixer,
-    dict(_SMALL, img_size=28, in_chans=1, num_classes=10, resolutions=[7] * 4),
+    _SMALL,
     family="dynamixer",
-    pretrained_cfg=PretrainedCfg(
-        input_size=(1, 28, 28), mean=FASHION_MNIST_MEAN, std=FASHION_MNIST_STD, crop_pct=1.0, num_classes=10
-    ),
-)
-register_variant(
-    "dynamixer_s4_32",
-    DynaMixer,
-    dict(_SMALL, img_size=32, num_classes=10, resolutions=[8] * 4),
-    family="dynamixer",
-    pretrained_cfg=PretrainedCfg(input_size=(3, 32, 32), mean=CIFAR_MEAN, std=CIFAR_STD, crop_pct=1.0, num_classes=10),
+    per_size={28: dict(resolutions=[7] * 4), 32: dict(resolutions=[8] * 4)},
 )

@@ -24,12 +24,9 @@ from ..layers.resample import resample_grid_axis
 from ._base import VisionModel
 from ._features import FeatureInfo, tokens_to_nchw
 from ._registry import (
-    CIFAR_MEAN,
-    CIFAR_STD,
-    FASHION_MNIST_MEAN,
-    FASHION_MNIST_STD,
     PretrainedCfg,
     Published,
+    register_small_variants,
     register_variant,
 )
 
@@ -332,21 +329,4 @@ for _name, (_arch, _params, _macs, _top1) in _VARIANTS.items():
 # 3x3/s2, 3x3/s1 unfolds) gives a 7x7 / 8x8 token grid; C=192, 3 heads (12 EA heads), 4 blocks (~2.3 M
 # parameters, ~0.14 G MACs at 28x28).
 _SMALL = dict(embed_dim=192, depth=4, num_heads=3, mlp_ratio=3.0, t2t_splits=((3, 2, 1), (3, 2, 1), (3, 1, 1)))
-register_variant(
-    "eamlp_s4_28",
-    EAMLP,
-    dict(_SMALL, img_size=28, in_chans=1, num_classes=10),
-    family="eamlp",
-    pretrained_cfg=PretrainedCfg(
-        input_size=(1, 28, 28), mean=FASHION_MNIST_MEAN, std=FASHION_MNIST_STD, crop_pct=1.0, num_classes=10
-    ),
-    tiny=_TINY,
-)
-register_variant(
-    "eamlp_s4_32",
-    EAMLP,
-    dict(_SMALL, img_size=32, num_classes=10),
-    family="eamlp",
-    pretrained_cfg=PretrainedCfg(input_size=(3, 32, 32), mean=CIFAR_MEAN, std=CIFAR_STD, crop_pct=1.0, num_classes=10),
-    tiny=_TINY,
-)
+register_small_variants("eamlp_s4", EAMLP, _SMALL, family="eamlp", tiny=_TINY)

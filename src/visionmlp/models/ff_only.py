@@ -21,12 +21,9 @@ from ..layers.resample import resample_grid_axis
 from ._base import VisionModel
 from ._features import FeatureInfo, tokens_to_nchw
 from ._registry import (
-    CIFAR_MEAN,
-    CIFAR_STD,
-    FASHION_MNIST_MEAN,
-    FASHION_MNIST_STD,
     PretrainedCfg,
     Published,
+    register_small_variants,
     register_variant,
 )
 
@@ -224,21 +221,11 @@ for _name, (_arch, _params, _macs, _top1) in _VARIANTS.items():
 # Small FF-only models for Fashion-MNIST (28x28, 1 channel) and CIFAR (32x32): patch 4, C=192, 6 blocks,
 # the position grid at the patch grid (~1.9 M parameters, ~0.11 G MACs at 28x28).
 _SMALL = dict(patch_size=4, embed_dim=192, depth=6)
-register_variant(
-    "ffonly_s4_28",
+register_small_variants(
+    "ffonly_s4",
     FFOnly,
-    dict(_SMALL, img_size=28, in_chans=1, num_classes=10, pos_grid=(7, 7)),
+    _SMALL,
     family="ff_only",
-    pretrained_cfg=PretrainedCfg(
-        input_size=(1, 28, 28), mean=FASHION_MNIST_MEAN, std=FASHION_MNIST_STD, crop_pct=1.0, num_classes=10
-    ),
     tiny=_TINY,
-)
-register_variant(
-    "ffonly_s4_32",
-    FFOnly,
-    dict(_SMALL, img_size=32, num_classes=10, pos_grid=(8, 8)),
-    family="ff_only",
-    pretrained_cfg=PretrainedCfg(input_size=(3, 32, 32), mean=CIFAR_MEAN, std=CIFAR_STD, crop_pct=1.0, num_classes=10),
-    tiny=_TINY,
+    per_size={28: dict(pos_grid=(7, 7)), 32: dict(pos_grid=(8, 8))},
 )

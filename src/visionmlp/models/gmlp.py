@@ -18,14 +18,11 @@ from ..layers import DropPath, lecun_normal_
 from ..layers.token_linear import TokenLinear
 from ._isotropic import PatchTokenModel
 from ._registry import (
-    CIFAR_MEAN,
-    CIFAR_STD,
-    FASHION_MNIST_MEAN,
-    FASHION_MNIST_STD,
     INCEPTION_MEAN,
     INCEPTION_STD,
     PretrainedCfg,
     Published,
+    register_small_variants,
     register_variant,
 )
 
@@ -166,19 +163,4 @@ for _name, (_arch, _published) in _VARIANTS.items():
 # Small gMLPs for Fashion-MNIST (28x28, 1 channel) and CIFAR (32x32): patch 4, d_model 128, d_ffn 768, 16 blocks
 # (~2.4 M, about mixer_s4_*'s size and cost).
 _SMALL = dict(patch_size=4, embed_dim=128, num_blocks=16, mlp_ratio=6)
-register_variant(
-    "gmlp_s4_28",
-    GMlp,
-    dict(_SMALL, img_size=28, in_chans=1, num_classes=10),
-    family="gmlp",
-    pretrained_cfg=PretrainedCfg(
-        input_size=(1, 28, 28), mean=FASHION_MNIST_MEAN, std=FASHION_MNIST_STD, crop_pct=1.0, num_classes=10
-    ),
-)
-register_variant(
-    "gmlp_s4_32",
-    GMlp,
-    dict(_SMALL, img_size=32, num_classes=10),
-    family="gmlp",
-    pretrained_cfg=PretrainedCfg(input_size=(3, 32, 32), mean=CIFAR_MEAN, std=CIFAR_STD, crop_pct=1.0, num_classes=10),
-)
+register_small_variants("gmlp_s4", GMlp, _SMALL, family="gmlp")

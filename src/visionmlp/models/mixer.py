@@ -18,14 +18,11 @@ from ..layers.drop import drop_path_rates
 from ..layers.resample import resample_grid_axis
 from ._isotropic import PatchTokenModel
 from ._registry import (
-    CIFAR_MEAN,
-    CIFAR_STD,
-    FASHION_MNIST_MEAN,
-    FASHION_MNIST_STD,
     INCEPTION_MEAN,
     INCEPTION_STD,
     PretrainedCfg,
     Published,
+    register_small_variants,
     register_variant,
 )
 
@@ -162,19 +159,4 @@ for _name, (_arch, _published) in _VARIANTS.items():
 
 # Small Mixers for Fashion-MNIST (28x28, 1 channel) and CIFAR (32x32): patch 4, C=192, 8 blocks (~2.3 M).
 _SMALL = dict(patch_size=4, embed_dim=192, num_blocks=8, tokens_mlp_dim=96, channels_mlp_dim=768)
-register_variant(
-    "mixer_s4_28",
-    MlpMixer,
-    dict(_SMALL, img_size=28, in_chans=1, num_classes=10),
-    family="mixer",
-    pretrained_cfg=PretrainedCfg(
-        input_size=(1, 28, 28), mean=FASHION_MNIST_MEAN, std=FASHION_MNIST_STD, crop_pct=1.0, num_classes=10
-    ),
-)
-register_variant(
-    "mixer_s4_32",
-    MlpMixer,
-    dict(_SMALL, img_size=32, num_classes=10),
-    family="mixer",
-    pretrained_cfg=PretrainedCfg(input_size=(3, 32, 32), mean=CIFAR_MEAN, std=CIFAR_STD, crop_pct=1.0, num_classes=10),
-)
+register_small_variants("mixer_s4", MlpMixer, _SMALL, family="mixer")

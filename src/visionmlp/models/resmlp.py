@@ -19,12 +19,9 @@ from ..layers import Affine, DropPath, Mlp, trunc_normal_
 from ..layers.token_linear import TokenLinear
 from ._isotropic import PatchTokenModel
 from ._registry import (
-    CIFAR_MEAN,
-    CIFAR_STD,
-    FASHION_MNIST_MEAN,
-    FASHION_MNIST_STD,
     PretrainedCfg,
     Published,
+    register_small_variants,
     register_variant,
 )
 
@@ -134,19 +131,4 @@ for _name, (_arch, _published) in _VARIANTS.items():
 # Small ResMLPs for Fashion-MNIST (28x28, 1 channel) and CIFAR (32x32): patch 4, dim 192, 8 blocks (~2.4 M),
 # the shape of mixer_s4_*; LayerScale 0.1 as for the shallow S12.
 _SMALL = dict(patch_size=4, embed_dim=192, depth=8, init_scale=0.1)
-register_variant(
-    "resmlp_s4_28",
-    ResMLP,
-    dict(_SMALL, img_size=28, in_chans=1, num_classes=10),
-    family="resmlp",
-    pretrained_cfg=PretrainedCfg(
-        input_size=(1, 28, 28), mean=FASHION_MNIST_MEAN, std=FASHION_MNIST_STD, crop_pct=1.0, num_classes=10
-    ),
-)
-register_variant(
-    "resmlp_s4_32",
-    ResMLP,
-    dict(_SMALL, img_size=32, num_classes=10),
-    family="resmlp",
-    pretrained_cfg=PretrainedCfg(input_size=(3, 32, 32), mean=CIFAR_MEAN, std=CIFAR_STD, crop_pct=1.0, num_classes=10),
-)
+register_small_variants("resmlp_s4", ResMLP, _SMALL, family="resmlp")

@@ -23,14 +23,11 @@ from ..layers.std_conv import StdConv2d
 from ._base import VisionModel
 from ._features import FeatureInfo
 from ._registry import (
-    CIFAR_MEAN,
-    CIFAR_STD,
-    FASHION_MNIST_MEAN,
-    FASHION_MNIST_STD,
     INCEPTION_MEAN,
     INCEPTION_STD,
     PretrainedCfg,
     Published,
+    register_small_variants,
     register_variant,
 )
 
@@ -373,34 +370,5 @@ register_variant(
 # ResNet-18 at half width (~2.8 M); BiT at half width with 2, 2, 2, 1 units per stage (~2.4 M).
 _SMALL_RESNET = dict(block="basic", layers=(2, 2, 2, 2), widths=(32, 64, 128, 256), stem_width=32, cifar_stem=True)
 _SMALL_BIT = dict(layers=(2, 2, 2, 1), widths=(128, 256, 512, 1024), stem_width=32, cifar_stem=True)
-_FMNIST_CFG = PretrainedCfg(
-    input_size=(1, 28, 28),
-    mean=FASHION_MNIST_MEAN,
-    std=FASHION_MNIST_STD,
-    crop_pct=1.0,
-    num_classes=10,
-    fixed_input_size=False,
-)
-_CIFAR_CFG = PretrainedCfg(
-    input_size=(3, 32, 32), mean=CIFAR_MEAN, std=CIFAR_STD, crop_pct=1.0, num_classes=10, fixed_input_size=False
-)
-for _prefix, _cls, _arch, _family, _tiny in (
-    ("resnet_s2", ResNet, _SMALL_RESNET, "resnet", _RESNET_TINY),
-    ("bit_s2", ResNetV2, _SMALL_BIT, "bit", _BIT_TINY),
-):
-    register_variant(
-        f"{_prefix}_28",
-        _cls,
-        dict(_arch, img_size=28, in_chans=1, num_classes=10),
-        family=_family,
-        pretrained_cfg=_FMNIST_CFG,
-        tiny=_tiny,
-    )
-    register_variant(
-        f"{_prefix}_32",
-        _cls,
-        dict(_arch, img_size=32, num_classes=10),
-        family=_family,
-        pretrained_cfg=_CIFAR_CFG,
-        tiny=_tiny,
-    )
+register_small_variants("resnet_s2", ResNet, _SMALL_RESNET, family="resnet", tiny=_RESNET_TINY, any_size=True)
+register_small_variants("bit_s2", ResNetV2, _SMALL_BIT, family="bit", tiny=_BIT_TINY, any_size=True)

@@ -24,12 +24,9 @@ from ..layers.shift import quad_offsets, shift_channels
 from ._base import VisionModel
 from ._features import FeatureInfo
 from ._registry import (
-    CIFAR_MEAN,
-    CIFAR_STD,
-    FASHION_MNIST_MEAN,
-    FASHION_MNIST_STD,
     PretrainedCfg,
     Published,
+    register_small_variants,
     register_variant,
 )
 
@@ -228,28 +225,4 @@ register_variant(
 _SMALL = dict(patch_size=2, embed_dims=(80, 160), depths=(2, 6), mlp_ratio=3.0)
 # The contract tests shrink the widths but keep the small variants' 28x28 / 32x32 inputs.
 _SMALL_TINY = {k: v for k, v in _TINY.items() if k != "img_size"}
-register_variant(
-    "s2mlpv2_s4_28",
-    S2MLPv2,
-    dict(_SMALL, img_size=28, in_chans=1, num_classes=10),
-    family="s2mlpv2",
-    tiny=_SMALL_TINY,
-    pretrained_cfg=PretrainedCfg(
-        input_size=(1, 28, 28),
-        mean=FASHION_MNIST_MEAN,
-        std=FASHION_MNIST_STD,
-        crop_pct=1.0,
-        num_classes=10,
-        fixed_input_size=False,
-    ),
-)
-register_variant(
-    "s2mlpv2_s4_32",
-    S2MLPv2,
-    dict(_SMALL, img_size=32, num_classes=10),
-    family="s2mlpv2",
-    tiny=_SMALL_TINY,
-    pretrained_cfg=PretrainedCfg(
-        input_size=(3, 32, 32), mean=CIFAR_MEAN, std=CIFAR_STD, crop_pct=1.0, num_classes=10, fixed_input_size=False
-    ),
-)
+register_small_variants("s2mlpv2_s4", S2MLPv2, _SMALL, family="s2mlpv2", tiny=_SMALL_TINY, any_size=True)

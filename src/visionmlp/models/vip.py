@@ -19,12 +19,9 @@ from torch import nn
 from ..layers.resample import resample_1d_axis
 from ._permutator import BranchReweightMixer, PermutatorNet
 from ._registry import (
-    CIFAR_MEAN,
-    CIFAR_STD,
-    FASHION_MNIST_MEAN,
-    FASHION_MNIST_STD,
     PretrainedCfg,
     Published,
+    register_small_variants,
     register_variant,
 )
 
@@ -180,19 +177,10 @@ for _name, (_arch, _published, _cfg) in _VARIANTS.items():
 # Small ViPs for Fashion-MNIST (28x28, 1 channel) and CIFAR (32x32): patch 4 gives a 7x7 / 8x8 grid, too small to
 # halve, so all 8 blocks run at one resolution; C = 168 is divisible by both sides (~2.5 M parameters).
 _SMALL = dict(layers=[2, 2, 2, 2], patch_size=4, embed_dims=[168] * 4, transitions=_NO_T, mlp_ratios=[3, 3, 3, 3])
-register_variant(
-    "vip_s4_28",
+register_small_variants(
+    "vip_s4",
     VisionPermutator,
-    dict(_SMALL, img_size=28, in_chans=1, num_classes=10, segment_dim=[7] * 4),
+    _SMALL,
     family="vip",
-    pretrained_cfg=PretrainedCfg(
-        input_size=(1, 28, 28), mean=FASHION_MNIST_MEAN, std=FASHION_MNIST_STD, crop_pct=1.0, num_classes=10
-    ),
-)
-register_variant(
-    "vip_s4_32",
-    VisionPermutator,
-    dict(_SMALL, img_size=32, num_classes=10, segment_dim=[8] * 4),
-    family="vip",
-    pretrained_cfg=PretrainedCfg(input_size=(3, 32, 32), mean=CIFAR_MEAN, std=CIFAR_STD, crop_pct=1.0, num_classes=10),
+    per_size={28: dict(segment_dim=[7] * 4), 32: dict(segment_dim=[8] * 4)},
 )

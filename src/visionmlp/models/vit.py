@@ -20,12 +20,9 @@ from ..layers.resample import resample_grid_axis
 from ._base import VisionModel
 from ._features import FeatureInfo, tokens_to_nchw
 from ._registry import (
-    CIFAR_MEAN,
-    CIFAR_STD,
-    FASHION_MNIST_MEAN,
-    FASHION_MNIST_STD,
     PretrainedCfg,
     Published,
+    register_small_variants,
     register_variant,
 )
 
@@ -233,21 +230,4 @@ for _name, (_arch, _published) in _VARIANTS.items():
 # Small ViTs for Fashion-MNIST (28x28, 1 channel) and CIFAR (32x32): patch 4, ViT-Ti width, 6 blocks (~2.7 M).
 _SMALL = dict(patch_size=4, embed_dim=192, depth=6, num_heads=3)
 _SMALL_TINY = dict(embed_dim=32, depth=2, num_heads=2)
-register_variant(
-    "vit_s4_28",
-    VisionTransformer,
-    dict(_SMALL, img_size=28, in_chans=1, num_classes=10),
-    family="vit",
-    pretrained_cfg=PretrainedCfg(
-        input_size=(1, 28, 28), mean=FASHION_MNIST_MEAN, std=FASHION_MNIST_STD, crop_pct=1.0, num_classes=10
-    ),
-    tiny=_SMALL_TINY,
-)
-register_variant(
-    "vit_s4_32",
-    VisionTransformer,
-    dict(_SMALL, img_size=32, num_classes=10),
-    family="vit",
-    pretrained_cfg=PretrainedCfg(input_size=(3, 32, 32), mean=CIFAR_MEAN, std=CIFAR_STD, crop_pct=1.0, num_classes=10),
-    tiny=_SMALL_TINY,
-)
+register_small_variants("vit_s4", VisionTransformer, _SMALL, family="vit", tiny=_SMALL_TINY)
