@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install --disable-pip-version-check -q -c constraints.txt
 STAMP := $(VENV)/.installed
 
-.PHONY: setup data demo test lint slow clean
+.PHONY: setup data demo test lint slow soak clean
 
 setup: $(STAMP) data
 
@@ -32,6 +32,10 @@ test: setup lint
 
 slow: setup
 	$(PY) -m pytest -q -m slow
+
+# Train and validate in a loop for VISIONMLP_SOAK_SECONDS (default 120); fails if RSS or open files grow.
+soak: setup
+	$(PY) -m pytest -q -m slow tests/test_soak.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

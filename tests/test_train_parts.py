@@ -8,7 +8,15 @@ from torch import nn
 
 from visionmlp import create_model
 from visionmlp.data import build_dataset
-from visionmlp.train import ModelEma, NonFiniteLossError, TrainConfig, Trainer, WarmupSchedule, param_groups
+from visionmlp.train import (
+    ModelEma,
+    NonFiniteLossError,
+    TrainConfig,
+    Trainer,
+    WarmupSchedule,
+    load_checkpoint,
+    param_groups,
+)
 
 TINY = {"embed_dim": 16, "num_blocks": 1, "tokens_mlp_dim": 8, "channels_mlp_dim": 16}
 
@@ -67,11 +75,43 @@ class _NaNAt(nn.Module):
         return out * float("nan") if self.count in self.calls else out
 
 
-def _trainer(model, **overrides):
-    cfg = TrainConfig(epochs=1, batch_size=16, workers=0, progress=False, warmup_epochs=0, **overrides)
+class _InfGrad(torch.autograd.Function):
+    """Identity forward; an Inf gradient backward: a finite loss whose gradients are not."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.clone()
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * float("inf")
+
+
+class _Poison(_NaNAt):
+    """Like _NaNAt, but on the given calls either the gradient becomes Inf ("grad") or a weight becomes
+    NaN before the forward pass ("weight", as if an earlier step had diverged)."""
+
+    def __init__(self, model, calls, kind):
+        super().__init__(model, calls)
+        self.kind = kind
+
+    def forward(self, x):
+        self.count += 1
+        if self.count not in self.calls:
+            return self.model(x)
+        if self.kind == "weight":
+            with torch.no_grad():
+                self.model.stem.proj.weight[0, 0, 0, 0] = float("nan")
+            return self.model(x)
+        return _InfGrad.apply(self.model(x))
+
+
+def _trainer(model, output=None, **overrides):
+    cfg = TrainConfig(**{"epochs": 1, "batch_size": 16, "workers": 0, "progress": False, "warmup_epochs": 0,
+                         **overrides})  # fmt: skip
     train = build_dataset("synthetic", "train").limit(64)
     val = build_dataset("synthetic", "val").limit(16)
-    return Trainer(cfg, model, train, val, log=lambda _m: None)
+    return Trainer(cfg, model, train, val, output=output, log=lambda _m: None)
 
 
 def test_nan_loss_stops_naming_the_step():
@@ -87,6 +127,39 @@ def test_nan_loss_skipped_when_allowed():
     result = trainer.fit()
     assert result.state.skipped_batches == 1 and result.state.global_step == 4
     assert all(torch.isfinite(p).all() for p in trainer.model.parameters())
+
+
+def test_nan_skips_run_out():
+    torch.manual_seed(0)
+    trainer = _trainer(_NaNAt(create_model("mixer_s4_28", **TINY), {2, 3}), skip_nonfinite=1)
+    with pytest.raises(NonFiniteLossError, match=r"the loss is NaN/Inf at step 3 .*--skip-nonfinite allows 1 skipped"):
+        trainer.fit()
+    assert trainer.state.skipped_batches == 2
+
+
+def test_nonfinite_gradient_is_named_and_skipped():
+    torch.manual_seed(0)
+    trainer = _trainer(_Poison(create_model("mixer_s4_28", **TINY), {2}, "grad"))
+    with pytest.raises(NonFiniteLossError, match=r"the gradient of model\.\S+ is NaN/Inf at step 2 "):
+        trainer.fit()
+    torch.manual_seed(0)
+    trainer = _trainer(_Poison(create_model("mixer_s4_28", **TINY), {2}, "grad"), skip_nonfinite=1, clip_grad=1.0)
+    assert trainer.fit().state.skipped_batches == 1
+    assert all(torch.isfinite(p).all() for p in trainer.model.parameters())
+
+
+def test_diverged_weights_stop_at_once_and_keep_the_last_good_checkpoint(tmp_path):
+    torch.manual_seed(0)
+    # 4 steps per epoch, then 1 validation forward: call 7 is step 2 of epoch 2.
+    model = _Poison(create_model("mixer_s4_28", **TINY), {7}, "weight")
+    trainer = _trainer(model, output=tmp_path, epochs=2, skip_nonfinite=10)
+    last = tmp_path / "last.pth"
+    pattern = rf"parameter model\.stem\.proj\.weight is NaN/Inf at step 6 .*skipping cannot help.*{last} is kept"
+    with pytest.raises(NonFiniteLossError, match=pattern):
+        trainer.fit()
+    ckpt = load_checkpoint(tmp_path)
+    assert ckpt["train_state"]["global_step"] == 4
+    assert all(torch.isfinite(v).all() for v in ckpt["model"].values())
 
 
 def test_config_rejects_unknown_and_bad_values():

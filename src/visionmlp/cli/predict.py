@@ -8,20 +8,19 @@ from PIL import Image, UnidentifiedImageError
 from ..data import build_eval_transform
 from ..train import load_checkpoint
 from ..train.checkpoint import model_from_checkpoint
+from . import positive_int
 
 
 def register(sub) -> None:
     p = sub.add_parser("predict", help="classify images with a trained checkpoint")
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.add_argument("--checkpoint", required=True, help="a .pth written by `visionmlp train`, or its run folder")
-    p.add_argument("--topk", type=int, default=5, help="classes to show per image (default: 5)")
+    p.add_argument("--topk", type=positive_int, default=5, help="classes to show per image (default: 5)")
     p.add_argument("--ema", action="store_true", help="use the EMA weights")
     p.set_defaults(func=_predict)
 
 
 def _predict(args) -> int:
-    if args.topk <= 0:
-        raise ValueError(f"--topk must be positive, got {args.topk}")
     ckpt = load_checkpoint(args.checkpoint)
     model = model_from_checkpoint(ckpt, use_ema=args.ema)
     meta = ckpt["meta"]

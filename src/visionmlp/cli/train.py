@@ -18,13 +18,17 @@ import yaml
 from ..data import ImageDataset, build_dataset, build_eval_transform, build_train_transform
 from ..factory import create_model
 from ..train import LAST, TrainConfig, Trainer, cleanup, init_distributed, load_checkpoint, resolve_checkpoint
+from ..train.checkpoint import seed_everything
 from ..train.loop import FitResult
 from ..utils.atomic import atomic_write_text
 from . import UsageError
 
 
 def _mapping(text: str) -> dict:
-    value = yaml.safe_load(text)
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a plain YAML mapping ({yaml_problem(err)})") from None
     if not isinstance(value, dict):
         raise argparse.ArgumentTypeError(f"expected a mapping such as '{{embed_dim: 64}}', got {text!r}")
     return value
@@ -70,10 +74,47 @@ def load_recipe(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise UsageError(f"recipe {path} not found")
-    recipe = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    try:
+        recipe = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as err:
+        raise UsageError(
+            f"recipe {path} is not plain YAML ({yaml_problem(err)}); a recipe is a mapping of settings, and tags "
+            "that build Python objects (!!python/...) are refused"
+        ) from None
+    except UnicodeDecodeError:
+        raise UsageError(f"recipe {path} is not UTF-8 text; pass a YAML recipe") from None
     if not isinstance(recipe, dict):
         raise UsageError(f"recipe {path} must be a mapping of settings, got a {type(recipe).__name__}")
     return {str(k).replace("-", "_"): v for k, v in recipe.items()}
+
+
+def yaml_problem(err: yaml.YAMLError) -> str:
+    """What a YAML error says, on one line (PyYAML's own text spans several, with a source excerpt)."""
+    mark = getattr(err, "problem_mark", None)
+    where = f" at line {mark.line + 1}" if mark is not None else ""
+    return f"{getattr(err, 'problem', None) or err}{where}"
+
+
+def model_kwargs(cfg: TrainConfig, data_args: dict) -> dict:
+    """``--model-kwargs`` with the flags that are model arguments (``--img-size``, ``--drop-rate`` ...) added;
+    an argument given twice, or one that the data decides (classes, channels), is a usage error."""
+    kwargs = dict(cfg.model_kwargs or {})
+    for key, value in data_args.items():
+        if key in kwargs and kwargs[key] != value:
+            raise UsageError(
+                f"--model-kwargs sets {key}={kwargs[key]!r}, but the data {cfg.data!r} needs {key}={value}; "
+                f"remove {key} from --model-kwargs"
+            )
+        kwargs[key] = value
+    for key in ("drop_rate", "drop_path_rate", "img_size"):
+        value = getattr(cfg, key)
+        if value is None:
+            continue
+        if key in kwargs and kwargs[key] != value:
+            flag = "--" + key.replace("_", "-")
+            raise UsageError(f"{key} is given twice ({flag} {value}, --model-kwargs {kwargs[key]!r}); keep one")
+        kwargs[key] = value
+    return kwargs
 
 
 def output_folder(cfg: TrainConfig) -> Path:
@@ -97,18 +138,17 @@ def run(cfg: TrainConfig, log=print) -> FitResult:
         log = _quiet  # only rank 0 reports
     try:
         output = output_folder(cfg)
+        if output.exists() and not output.is_dir():
+            raise UsageError(f"--output {output} is a file; pass a folder for the run")
         if not cfg.resume and (output / LAST).exists():
             raise UsageError(f"{output} already holds a run; pass --resume {output} or another --output")
         train_set, val_set = build_datasets(cfg, cfg.seed)
         for dataset in (train_set, val_set):
             if hasattr(dataset, "summary"):
                 log(f"{cfg.data}: {dataset.summary()}")
-        model_kwargs = dict(cfg.model_kwargs or {})
-        for key in ("drop_rate", "drop_path_rate", "img_size"):
-            if getattr(cfg, key) is not None:
-                model_kwargs[key] = getattr(cfg, key)
-        model = create_model(cfg.model, pretrained=cfg.pretrained or False, num_classes=len(train_set.classes),
-                             in_chans=train_set.channels, **model_kwargs)  # fmt: skip
+        kwargs = model_kwargs(cfg, {"num_classes": len(train_set.classes), "in_chans": train_set.channels})
+        seed_everything(cfg.seed)  # the initial weights; a resumed run restores its RNG states later
+        model = create_model(cfg.model, pretrained=cfg.pretrained or False, **kwargs)
         pcfg = model.pretrained_cfg
         train_set.transform = build_train_transform(
             pcfg.input_size, pcfg.mean, pcfg.std, scale=(cfg.scale_min, 1.0), hflip=cfg.hflip, auto_augment=cfg.aa,

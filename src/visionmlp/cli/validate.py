@@ -12,6 +12,7 @@ from ..train.checkpoint import model_from_checkpoint
 from ..train.distributed import DistContext, resolve_device
 from ..train.evaluate import EvalResult
 from ..utils.atomic import atomic_path, atomic_write_text
+from . import count, positive_int
 
 
 def register(sub) -> None:
@@ -19,9 +20,9 @@ def register(sub) -> None:
     p.add_argument("checkpoint", help="a .pth written by `visionmlp train`, or its run folder (last.pth)")
     p.add_argument("--data", help="data to score on (default: the run's)")
     p.add_argument("--split", default="val", choices=("train", "val"), help="split (default: val)")
-    p.add_argument("--limit", type=int, help="score a fixed random subset of this many images")
-    p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--workers", type=int, default=0)
+    p.add_argument("--limit", type=positive_int, help="score a fixed random subset of this many images")
+    p.add_argument("--batch-size", type=positive_int, default=256)
+    p.add_argument("--workers", type=count, default=0)
     p.add_argument("--device", default="auto")
     p.add_argument("--ema", action="store_true", help="score the EMA weights")
     p.add_argument("--output", help="folder for validation.json and confusion.png (default: the checkpoint's)")

@@ -52,6 +52,12 @@ class VisionModel(nn.Module):
                 f"{self.model_name} expects floating-point images, got dtype {x.dtype}; "
                 "convert with x.float() (and normalise with the model's mean/std)"
             )
+        ref = next(self.parameters(), None)
+        if ref is not None and x.dtype != ref.dtype and not torch.is_autocast_enabled(x.device.type):
+            raise TypeError(
+                f"{self.model_name} has {ref.dtype} weights but got {x.dtype} images; convert with "
+                f"x.to({ref.dtype}) or the model with model.to({x.dtype})"
+            )
         if x.shape[0] == 0:
             raise ValueError(f"{self.model_name} got an empty batch (0 images); pass at least one image")
         if x.shape[1] != self.in_chans:

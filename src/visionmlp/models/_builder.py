@@ -14,6 +14,14 @@ from torch import nn
 
 from ._registry import get_entry, with_input
 
+# Argument names shared across the families, checked here once before a class sees them, so a bad value
+# is one clear ValueError instead of a failure deep inside torch (a negative tensor size, a zero stride).
+_SIZE_ARGS = {"in_chans", "patch_size", "img_size", "depth", "depths", "num_blocks", "layers", "blocks", "dims",
+              "widths", "num_heads"}  # fmt: skip
+_SIZE_SUFFIXES = ("_dim", "_dims", "_width", "_units")
+_RATE_SUFFIX = "drop_rate", "drop_path_rate"
+_RATIO_SUFFIXES = ("mlp_ratio", "mlp_ratios")
+
 _BUILDER_ARGS = (
     "pretrained",
     "num_classes",
@@ -56,6 +64,7 @@ def build_model(
             f"visionmlp.create_model({name!r}, pretrained=...)"
         )
     _check_kwargs(name, entry.builder, kwargs)
+    _check_values(name, kwargs)
     if out_indices is not None and not features_only:
         raise ValueError("out_indices only applies with features_only=True")
 
@@ -78,3 +87,19 @@ def _check_kwargs(name: str, builder, kwargs: dict) -> None:
     if unknown:
         valid = sorted(set(params) | set(_BUILDER_ARGS))
         raise TypeError(f"{name} got unknown argument(s) {', '.join(unknown)}; valid arguments: {', '.join(valid)}")
+
+
+def _check_values(name: str, kwargs: dict) -> None:
+    """Sizes must be positive integers (or sequences of them), drop rates in [0, 1), MLP ratios > 0."""
+    for key, value in kwargs.items():
+        if key in _SIZE_ARGS or key.endswith(_SIZE_SUFFIXES):
+            items = value if isinstance(value, (tuple, list)) else (value,)
+            if not items or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in items):
+                raise ValueError(f"{name}: {key} must be a positive integer or a sequence of them, got {value!r}")
+        elif key.endswith(_RATE_SUFFIX):
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value < 1:
+                raise ValueError(f"{name}: {key} must be a number in [0, 1) (a probability of dropping), got {value!r}")
+        elif key.endswith(_RATIO_SUFFIXES):
+            items = value if isinstance(value, (tuple, list)) else (value,)
+            if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in items):
+                raise ValueError(f"{name}: {key} must be a positive number or a sequence of them, got {value!r}")

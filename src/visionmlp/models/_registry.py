@@ -219,16 +219,14 @@ def list_families() -> list[str]:
 
 
 def get_entry(name: str) -> ModelEntry:
-    """The registry entry for ``name``; an unknown name raises with the closest matches and the full list."""
+    """The registry entry for ``name``; an unknown name raises with the closest matches (all of them when
+    nothing is close), on one line short enough to read."""
     try:
         return _REGISTRY[name]
     except KeyError:
         close = difflib.get_close_matches(str(name), list(_REGISTRY), n=5, cutoff=0.5)
-        hint = f" Did you mean {', '.join(close)}?" if close else ""
-        raise ValueError(
-            f"unknown model {name!r}.{hint} Valid names: {', '.join(sorted(_REGISTRY))} "
-            f"(or run `visionmlp list-models`)."
-        ) from None
+        hint = f"Did you mean {', '.join(close)}?" if close else f"Valid names: {', '.join(sorted(_REGISTRY))}."
+        raise ValueError(f"unknown model {name!r}. {hint} `visionmlp list-models` lists them all.") from None
 
 
 def with_input(cfg: PretrainedCfg, in_chans: int, img_size: tuple[int, int], num_classes: int) -> PretrainedCfg:

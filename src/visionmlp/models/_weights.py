@@ -128,9 +128,17 @@ def _read_npz(path: Path) -> dict[str, torch.Tensor]:
 
 
 def _torch_load(path: Path) -> dict[str, torch.Tensor]:
+    return unwrap_state_dict(load_weights_only(path), source=str(path))
+
+
+def load_weights_only(path: str | Path):
+    """``torch.load(weights_only=True)`` on the CPU, with errors that name the file and the problem in one
+    line: a pickle that would run code is refused, a damaged file is called damaged."""
     try:
         with torch.serialization.safe_globals(_SAFE_GLOBALS):
-            obj = torch.load(str(path), map_location="cpu", weights_only=True)
+            return torch.load(str(path), map_location="cpu", weights_only=True)
+    except (PermissionError, IsADirectoryError):
+        raise  # the system's error names the file and the cause; the file may be fine
     except Exception as err:
         detail = str(err)
         if "Weights only load failed" in detail or "Unsupported global" in detail:
@@ -140,9 +148,8 @@ def _torch_load(path: Path) -> dict[str, torch.Tensor]:
                 f"({culprit or 'unsupported global'}). visionmlp only reads weights-only checkpoints; if you trust "
                 "the file, load it yourself and re-save its state dict with torch.save or safetensors"
             ) from None
-        first = detail.splitlines()[0] if detail else "no detail"
+        first = detail.splitlines()[0].split(". ")[0] if detail else "no detail"  # torch adds paragraphs
         raise ValueError(f"{path} is not a readable PyTorch checkpoint (truncated or corrupted?): {first}") from None
-    return unwrap_state_dict(obj, source=str(path))
 
 
 def unwrap_state_dict(obj, source: str = "checkpoint") -> dict[str, torch.Tensor]:

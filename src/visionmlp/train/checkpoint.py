@@ -3,7 +3,9 @@
 A checkpoint is one ``torch.save`` dict of tensors and plain values (model, optimizer, EMA, step
 counters, the RNG states of torch, CUDA, numpy and Python, the config, the summary so far); it loads
 with ``weights_only=True``, so opening one never runs code. ``last.pth`` is rewritten atomically at
-each save and ``best.pth`` copied from it when the validation score improves.
+each save and ``best.pth`` copied from it when the validation score improves; a process killed while
+writing leaves the previous ``last.pth`` whole and at most a stray temporary file, which the next
+saver in that folder removes.
 """
 
 from __future__ import annotations
@@ -16,9 +18,18 @@ import numpy as np
 import torch
 
 from ..models import build_model
-from ..utils.atomic import atomic_path
+from ..models._weights import load_weights_only
+from ..utils import atomic_path, pause_point
 
 LAST, BEST = "last.pth", "best.pth"
+CHECKPOINT_FORMAT = "visionmlp-train/1"
+
+
+def seed_everything(seed: int) -> None:
+    """Seed the global RNGs of torch (all devices), numpy and Python: model initialisation, dropout."""
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+    random.seed(seed)
 
 
 def capture_rng() -> dict:
@@ -49,6 +60,7 @@ def restore_rng(state: dict) -> None:
 def save_checkpoint(path: str | Path, state: dict) -> None:
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
+        pause_point("checkpoint")
 
 
 def resolve_checkpoint(path: str | Path) -> Path:
@@ -62,11 +74,15 @@ def resolve_checkpoint(path: str | Path) -> Path:
 
 
 def load_checkpoint(path: str | Path) -> dict:
+    """Read a training checkpoint (weights-only: a pickle that would run code is refused)."""
     path = resolve_checkpoint(path)
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises several types for a damaged or foreign file
-        raise ValueError(f"{path} is not a readable visionmlp checkpoint ({type(err).__name__}: {err})") from None
+    ckpt = load_weights_only(path)
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(
+            f"{path} is not a checkpoint written by `visionmlp train` (no {CHECKPOINT_FORMAT!r} format tag); "
+            "model weights load with create_model(name, pretrained=path) or `visionmlp convert`"
+        )
+    return ckpt
 
 
 class CheckpointSaver:
@@ -74,6 +90,9 @@ class CheckpointSaver:
 
     def __init__(self, folder: str | Path):
         self.folder = Path(folder)
+        for name in (LAST, BEST):  # left by a process killed mid-write; one run owns its folder
+            for stray in self.folder.glob(f".{name}.*.tmp"):
+                stray.unlink(missing_ok=True)
 
     def save(self, state: dict, is_best: bool = False) -> Path:
         last = self.folder / LAST

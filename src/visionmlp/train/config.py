@@ -2,6 +2,9 @@
 
 The same field names are the YAML recipe keys and (with ``-`` for ``_``) the ``visionmlp train`` flags;
 each field's ``help`` metadata is its flag's help text, so adding a setting here adds it everywhere.
+Bounds are metadata too (``gt``, ``ge``, ``lt``, ``le``): :meth:`TrainConfig.check` tests every value's
+type and range, so a bad recipe or flag fails before any data is read, with one line naming the setting,
+its flag and the allowed range.
 """
 
 from __future__ import annotations
@@ -14,6 +17,11 @@ def _opt(default, help: str, **extra):
     return field(default=default, metadata={"help": help, **extra})
 
 
+_BOUNDS = {"gt": (">", lambda v, b: v > b), "ge": (">=", lambda v, b: v >= b), "lt": ("<", lambda v, b: v < b),
+           "le": ("<=", lambda v, b: v <= b)}  # fmt: skip
+_TYPES = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,), "dict": (dict,)}
+
+
 @dataclass
 class TrainConfig:
     # what to train, on what, where to
@@ -22,49 +30,49 @@ class TrainConfig:
     output: str | None = _opt(None, "run folder for checkpoints and logs (default: runs/<model>-<timestamp>)")
     pretrained: str | None = _opt(None, "initial weights: a save_pretrained folder or an official file")
     resume: str | None = _opt(None, "resume from a checkpoint file or a run folder (its last.pth)")
-    img_size: int | None = _opt(None, "input side (default: the model's)")
+    img_size: int | None = _opt(None, "input side (default: the model's)", gt=0)
     model_kwargs: dict | None = _opt(None, "extra model arguments, e.g. {embed_dim: 64, num_blocks: 4}")
     # schedule
-    epochs: int = _opt(10, "training epochs")
-    batch_size: int = _opt(128, "global batch size (split across processes)")
-    accum_steps: int = _opt(1, "micro-batches accumulated per optimizer step")
+    epochs: int = _opt(10, "training epochs", gt=0)
+    batch_size: int = _opt(128, "global batch size (split across processes)", gt=0)
+    accum_steps: int = _opt(1, "micro-batches accumulated per optimizer step", gt=0)
     opt: str = _opt("adamw", "optimizer", choices=("adamw", "sgd"))
-    lr: float = _opt(1e-3, "peak learning rate")
-    min_lr: float = _opt(1e-5, "final learning rate of the cosine schedule")
-    warmup_lr: float = _opt(1e-6, "learning rate at step 0 of the warm-up")
-    warmup_epochs: float = _opt(1.0, "linear warm-up length in epochs (applied per step)")
+    lr: float = _opt(1e-3, "peak learning rate", gt=0)
+    min_lr: float = _opt(1e-5, "final learning rate of the cosine schedule", ge=0)
+    warmup_lr: float = _opt(1e-6, "learning rate at step 0 of the warm-up", ge=0)
+    warmup_epochs: float = _opt(1.0, "linear warm-up length in epochs (applied per step)", ge=0)
     sched: str = _opt("cosine", "learning-rate schedule after warm-up", choices=("cosine", "step"))
-    decay_epochs: float = _opt(30.0, "step schedule: epochs between decays")
-    decay_rate: float = _opt(0.1, "step schedule: factor per decay")
-    momentum: float = _opt(0.9, "SGD momentum")
-    weight_decay: float = _opt(0.05, "decoupled weight decay (not on norms, biases, model.no_weight_decay())")
-    clip_grad: float | None = _opt(None, "clip the gradient norm to this value")
+    decay_epochs: float = _opt(30.0, "step schedule: epochs between decays", gt=0)
+    decay_rate: float = _opt(0.1, "step schedule: factor per decay", gt=0, le=1)
+    momentum: float = _opt(0.9, "SGD momentum", ge=0, lt=1)
+    weight_decay: float = _opt(0.05, "decoupled weight decay (not on norms, biases, model.no_weight_decay())", ge=0)
+    clip_grad: float | None = _opt(None, "clip the gradient norm to this value", gt=0)
     # regularisation and augmentation
-    label_smoothing: float = _opt(0.1, "label smoothing")
-    mixup: float = _opt(0.0, "mixup alpha (0: off)")
-    cutmix: float = _opt(0.0, "cutmix alpha (0: off)")
-    mixup_prob: float = _opt(1.0, "probability of mixing a batch")
-    mixup_switch_prob: float = _opt(0.5, "probability of cutmix when both are on")
+    label_smoothing: float = _opt(0.1, "label smoothing", ge=0, lt=1)
+    mixup: float = _opt(0.0, "mixup alpha (0: off)", ge=0)
+    cutmix: float = _opt(0.0, "cutmix alpha (0: off)", ge=0)
+    mixup_prob: float = _opt(1.0, "probability of mixing a batch", ge=0, le=1)
+    mixup_switch_prob: float = _opt(0.5, "probability of cutmix when both are on", ge=0, le=1)
     aa: str | None = _opt(None, "RandAugment string, e.g. rand-m9-mstd0.5-inc1")
-    scale_min: float = _opt(0.08, "smallest area fraction of the random resized crop")
-    hflip: float = _opt(0.5, "horizontal flip probability")
-    reprob: float = _opt(0.0, "random erasing probability")
-    drop_rate: float | None = _opt(None, "dropout rate (model kwarg drop_rate)")
-    drop_path_rate: float | None = _opt(None, "stochastic depth rate (model kwarg drop_path_rate)")
+    scale_min: float = _opt(0.08, "smallest area fraction of the random resized crop", gt=0, le=1)
+    hflip: float = _opt(0.5, "horizontal flip probability", ge=0, le=1)
+    reprob: float = _opt(0.0, "random erasing probability", ge=0, le=1)
+    drop_rate: float | None = _opt(None, "dropout rate (model kwarg drop_rate)", ge=0, lt=1)
+    drop_path_rate: float | None = _opt(None, "stochastic depth rate (model kwarg drop_path_rate)", ge=0, lt=1)
     ema: bool = _opt(False, "keep an exponential moving average of the weights")
-    ema_decay: float = _opt(0.9998, "EMA decay per optimizer step")
+    ema_decay: float = _opt(0.9998, "EMA decay per optimizer step", gt=0, lt=1)
     # machinery
     device: str = _opt("auto", "auto, cpu, cuda or cuda:N")
     amp: bool = _opt(False, "bfloat16 autocast")
     compile: bool = _opt(False, "torch.compile the model")
     channels_last: bool = _opt(False, "channels_last memory format")
-    workers: int | None = _opt(None, "data loader worker processes (default: up to 4)")
-    seed: int = _opt(0, "random seed")
-    limit_train: int | None = _opt(None, "use a fixed random subset of this many training images")
-    limit_val: int | None = _opt(None, "use a fixed random subset of this many validation images")
-    skip_nonfinite: int = _opt(0, "skip up to this many batches with a NaN/Inf loss before stopping")
-    time_budget: float | None = _opt(None, "stop after this many seconds (the schedule follows the budget)")
-    checkpoint_every: int = _opt(0, "also save last.pth every N steps (0: at epoch ends only)")
+    workers: int | None = _opt(None, "data loader worker processes (default: up to 4)", ge=0)
+    seed: int = _opt(0, "random seed", ge=0)
+    limit_train: int | None = _opt(None, "use a fixed random subset of this many training images", gt=0)
+    limit_val: int | None = _opt(None, "use a fixed random subset of this many validation images", gt=0)
+    skip_nonfinite: int = _opt(0, "skip up to this many batches with a NaN/Inf loss before stopping", ge=0)
+    time_budget: float | None = _opt(None, "stop after this many seconds (the schedule follows the budget)", gt=0)
+    checkpoint_every: int = _opt(0, "also save last.pth every N steps (0: at epoch ends only)", ge=0)
     progress: bool = _opt(True, "show progress bars")
 
     @classmethod
@@ -81,18 +89,24 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
     def check(self) -> None:
-        positive = {"epochs": self.epochs, "batch_size": self.batch_size, "accum_steps": self.accum_steps,
-                    "lr": self.lr}  # fmt: skip
-        for name, value in positive.items():
-            if value <= 0:
-                raise ValueError(f"{name} must be positive, got {value}")
+        """Raise ValueError, naming the setting, what it accepts and its flag, for a value of the wrong
+        type, not among the choices or out of range."""
         for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            kinds = [k.strip() for k in f.type.split("|")]
+            if value is None and "None" in kinds:
+                continue
+            types = _TYPES[kinds[0]]
             choices = f.metadata.get("choices")
-            if choices and getattr(self, f.name) not in choices:
-                raise ValueError(f"{f.name} must be one of {', '.join(choices)}, got {getattr(self, f.name)!r}")
-        if self.warmup_epochs < 0 or self.skip_nonfinite < 0 or self.checkpoint_every < 0:
-            raise ValueError("warmup_epochs, skip_nonfinite and checkpoint_every must be >= 0")
-        if self.model_kwargs is not None and not isinstance(self.model_kwargs, dict):
-            raise ValueError(f"model_kwargs must be a mapping, got {self.model_kwargs!r}")
-        if self.time_budget is not None and self.time_budget <= 0:
-            raise ValueError(f"time_budget must be positive, got {self.time_budget}")
+            bounds = {key: f.metadata[key] for key in _BOUNDS if key in f.metadata}
+            if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+                problem = f"must be {'an' if kinds[0] == 'int' else 'a'} {kinds[0]}"
+            elif choices and value not in choices:
+                problem = f"must be one of {', '.join(choices)}"
+            elif not all(_BOUNDS[key][1](value, bound) for key, bound in bounds.items()):
+                problem = "must be " + " and ".join(f"{_BOUNDS[key][0]} {bound}" for key, bound in bounds.items())
+            else:
+                continue
+            raise ValueError(
+                f"{f.name} {problem}, got {value!r}; fix it in the recipe or with --{f.name.replace('_', '-')}"
+            )

@@ -14,7 +14,7 @@ import math
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -26,7 +26,8 @@ from torch.nn.parallel import DistributedDataParallel
 
 from ..data import ImageDataset, Mixup, build_loader, default_workers, sample_rng, set_position
 from ..data.mixup import soft_target_cross_entropy
-from .checkpoint import CheckpointSaver, capture_rng, restore_rng
+from ..utils import pause_point
+from .checkpoint import CHECKPOINT_FORMAT, LAST, CheckpointSaver, capture_rng, restore_rng
 from .config import TrainConfig
 from .distributed import DistContext
 from .ema import ModelEma
@@ -35,11 +36,10 @@ from .logger import RunLogger
 from .optim import build_optimizer
 from .schedule import WarmupSchedule
 
-CHECKPOINT_FORMAT = "visionmlp-train/1"
-
 
 class NonFiniteLossError(RuntimeError):
-    """The loss became NaN/Inf more often than ``skip_nonfinite`` allows."""
+    """The loss or a gradient became NaN/Inf more often than ``skip_nonfinite`` allows, or a parameter did
+    (the weights diverged: skipping cannot help). ``last.pth`` is never overwritten with such weights."""
 
 
 @dataclass
@@ -114,7 +114,7 @@ class Trainer:
         if cfg.batch_size % (self.ctx.world_size * cfg.accum_steps):
             raise ValueError(
                 f"batch_size {cfg.batch_size} must be divisible by processes x accum_steps "
-                f"({self.ctx.world_size} x {cfg.accum_steps})"
+                f"({self.ctx.world_size} x {cfg.accum_steps}); change --batch-size or --accum-steps"
             )
         micro_batch = cfg.batch_size // (self.ctx.world_size * cfg.accum_steps)
         workers = default_workers() if cfg.workers is None else cfg.workers
@@ -169,7 +169,10 @@ class Trainer:
     def load_state_dict(self, ckpt: dict) -> None:
         """Continue from a checkpoint; the RNG states are restored when training restarts."""
         if ckpt.get("format") != CHECKPOINT_FORMAT:
-            raise ValueError(f"not a training checkpoint of this version (format {ckpt.get('format')!r})")
+            raise ValueError(
+                f"not a training checkpoint of this version (format {ckpt.get('format')!r}); pass one written by "
+                "`visionmlp train` (Trainer.state_dict)"
+            )
         self.model.load_state_dict(ckpt["model"])
         if self.ema is not None:
             self.ema.load_state_dict(ckpt["ema"] if ckpt["ema"] is not None else ckpt["model"])
@@ -180,6 +183,9 @@ class Trainer:
     def _save(self, is_best: bool = False) -> Path | None:
         if self.saver is None:
             return None
+        bad = _first_nonfinite(self.model.named_parameters())
+        if bad is not None:  # keep the last good checkpoint rather than overwrite it with diverged weights
+            self._fail(f"parameter {bad}", "the weights diverged")
         return self.saver.save(self.state_dict(), is_best=is_best)
 
     # ----- training ----------------------------------------------------------------------------
@@ -222,6 +228,7 @@ class Trainer:
         while st.step_in_epoch < self.steps_per_epoch:
             lr = self.schedule.set_step(self._schedule_position(elapsed_before + time.perf_counter() - session_start))
             loss = self._step([next(batches) for _ in range(cfg.accum_steps)])
+            pause_point("step")
             images += cfg.batch_size
             st.elapsed = elapsed_before + time.perf_counter() - session_start
             if loss is not None:
@@ -250,7 +257,7 @@ class Trainer:
         """One optimizer step over ``accum_steps`` micro-batches; the mean loss, or None if skipped."""
         cfg, st = self.cfg, self.state
         self.optimizer.zero_grad(set_to_none=True)
-        losses, bad = [], False
+        losses, culprit = [], None  # culprit: the tensor that went NaN/Inf
         for i, (x, y) in enumerate(micro_batches):
             x = x.to(self.ctx.device, non_blocking=True, memory_format=self.memory_format)
             y = y.to(self.ctx.device, non_blocking=True)
@@ -266,33 +273,67 @@ class Trainer:
                     loss = soft_target_cross_entropy(logits, targets)
                 else:
                     loss = F.cross_entropy(logits.float(), y, label_smoothing=cfg.label_smoothing)
-                bad = self.ctx.any(bad or not math.isfinite(loss.item()))
-                if bad:
+                value = loss.item()
+                if culprit is None and not math.isfinite(value):
+                    culprit = "the loss"
+                if self.ctx.any(culprit is not None):
+                    culprit = culprit or "the loss on another process"
                     continue  # every rank skips the rest: no gradient all-reduce is left half-done
                 (loss / len(micro_batches)).backward()
-            losses.append(loss.item())
+            losses.append(value)
         st.global_step += 1
         st.step_in_epoch += 1
-        if bad:
-            return self._skip_batch()
-        if cfg.clip_grad is not None:
-            nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip_grad)
+        if culprit is None:
+            culprit = self._check_gradients()
+        if culprit is not None:
+            return self._skip_batch(culprit)
         self.optimizer.step()
         if self.ema is not None:
             self.ema.update(self.model)
         return sum(losses) / len(losses)
 
-    def _skip_batch(self) -> None:
+    def _check_gradients(self) -> str | None:
+        """Clip the gradient norm if asked; name the first NaN/Inf gradient, if the norm says there is one.
+
+        The norm is one fused reduction (clipping computes it anyway); after DDP's all-reduce every rank
+        holds the same gradients, so all of them reach the same verdict without a collective.
+        """
+        params = [p for p in self.model.parameters() if p.grad is not None]
+        if not params:
+            return None
+        if self.cfg.clip_grad is not None:
+            norm = nn.utils.clip_grad_norm_(params, self.cfg.clip_grad)
+        else:
+            norm = nn.utils.get_total_norm([p.grad for p in params])
+        if math.isfinite(norm.item()):
+            return None
+        grads = ((name, p.grad) for name, p in self.model.named_parameters() if p.grad is not None)
+        return f"the gradient of {_first_nonfinite(grads)}"
+
+    def _skip_batch(self, culprit: str) -> None:
+        """Drop the step's gradients; give up when the weights diverged or the skips run out."""
         st = self.state
         st.skipped_batches += 1
         self.optimizer.zero_grad(set_to_none=True)
-        where = f"step {st.global_step} (epoch {st.epoch + 1}, batch {st.step_in_epoch} of {self.steps_per_epoch})"
+        diverged = _first_nonfinite(self.model.named_parameters())
+        if diverged is not None:
+            self._fail(f"parameter {diverged}", "the weights diverged at an earlier step, so skipping cannot help")
         if st.skipped_batches > self.cfg.skip_nonfinite:
-            raise NonFiniteLossError(
-                f"the loss is NaN/Inf at {where}; lower the learning rate, set --clip-grad, or pass "
-                f"--skip-nonfinite N to skip up to N such batches ({self.cfg.skip_nonfinite} allowed)"
-            )
-        self.log(f"warning: non-finite loss at {where} skipped ({st.skipped_batches}/{self.cfg.skip_nonfinite})")
+            self._fail(culprit, f"--skip-nonfinite allows {self.cfg.skip_nonfinite} skipped batches")
+        self.log(f"warning: {culprit} is NaN/Inf at {self._where()}; batch skipped "
+                 f"({st.skipped_batches}/{self.cfg.skip_nonfinite})")  # fmt: skip
+
+    def _where(self) -> str:
+        st = self.state
+        return f"step {st.global_step} (epoch {st.epoch + 1}, batch {st.step_in_epoch} of {self.steps_per_epoch})"
+
+    def _fail(self, culprit: str, why: str) -> None:
+        kept = self.output / LAST if self.output is not None and (self.output / LAST).is_file() else None
+        checkpoint = f"the last good checkpoint {kept} is kept" if kept else "no checkpoint was written"
+        raise NonFiniteLossError(
+            f"{culprit} is NaN/Inf at {self._where()}: {why}; {checkpoint}. Lower the learning rate or set "
+            "--clip-grad, then resume or restart"
+        )
 
     def _validate(self, complete: bool) -> tuple[EvalResult, dict]:
         """Evaluate and record a summary row; a complete epoch also moves the counters to the next one
@@ -329,3 +370,8 @@ class Trainer:
             TimeRemainingColumn(),
         )  # fmt: skip
         return Progress(*columns, disable=not (self.cfg.progress and self.ctx.is_main), transient=True)
+
+
+def _first_nonfinite(named: Iterable[tuple[str, torch.Tensor]]) -> str | None:
+    """The name of the first tensor holding a NaN or an Inf, or None."""
+    return next((name for name, t in named if not torch.isfinite(t).all()), None)

@@ -1,5 +1,6 @@
 """Small helpers with no dependency on the rest of the package (the bottom layer)."""
 
-from .atomic import atomic_path, atomic_write_text
+from .atomic import WriteError, atomic_path, atomic_write_text
+from .faults import pause_point
 
-__all__ = ["atomic_path", "atomic_write_text"]
+__all__ = ["WriteError", "atomic_path", "atomic_write_text", "pause_point"]
