@@ -148,6 +148,13 @@ class VisionModel(nn.Module):
             x = checkpoint(block, x, *args, use_reentrant=False) if use_ckpt else block(x, *args)
         return x
 
+    def fuse(self) -> VisionModel:
+        """Fold inference-time constants into adjacent weights (BatchNorm into convs, ResMLP's Affine and
+        LayerScale into its Linears); exact to rounding, idempotent, eval mode only. See ``models/_fuse.py``."""
+        from ._fuse import fuse_model
+
+        return fuse_model(self)
+
     def save_pretrained(self, directory) -> None:
         """Write ``model.safetensors`` + ``config.json`` to ``directory``; ``create_model(name, pretrained=directory)``
         rebuilds this model from them (see ``models/_weights.py``)."""

@@ -208,7 +208,7 @@ class ConvMLP(VisionModel):
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
         x = self._run_stage(self.conv_stage, self.tokenizer(x))
-        x = x.permute(0, 2, 3, 1)  # (B, C, H, W) -> (B, H, W, C) for the Conv-MLP stages
+        x = x.permute(0, 2, 3, 1).contiguous()  # (B, C, H, W) -> (B, H, W, C), copied once
         for stage in self.stages:
             x = self._run_stage(stage, x)
         return self.norm(x)
@@ -225,7 +225,7 @@ class ConvMLP(VisionModel):
         x = self._run_stage(self.conv_stage, x)
         if 1 in indices:
             out.append(x)
-        x = x.permute(0, 2, 3, 1)
+        x = x.permute(0, 2, 3, 1).contiguous()
         for i, stage in enumerate(self.stages[: max(indices[-1] - 1, 0)]):
             x = self._run_stage(stage, x)
             if i + 2 in indices:

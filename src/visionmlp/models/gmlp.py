@@ -42,7 +42,7 @@ class SpatialGatingUnit(nn.Module):
 
     def forward(self, x: torch.Tensor, grid: tuple[int, int] | None = None) -> torch.Tensor:  # x: (B, N, 2C)
         u, v = x.chunk(2, dim=-1)
-        v = self.proj(self.norm(v).transpose(1, 2), grid).transpose(1, 2)  # mix (B, C, N) along N
+        v = self.proj(self.norm(v), grid)  # mix (B, N, C) along N
         return u * v
 
 

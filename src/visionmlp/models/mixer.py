@@ -10,12 +10,12 @@ GELU matches the PyTorch (timm) weights. Submodule names follow timm so its stat
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..layers import DropPath, Mlp, lecun_normal_
 from ..layers.drop import drop_path_rates
 from ..layers.resample import resample_grid_axis
+from ..layers.token_linear import mix_tokens
 from ._isotropic import PatchTokenModel
 from ._registry import (
     INCEPTION_MEAN,
@@ -30,26 +30,28 @@ from ._registry import (
 class TokenMlp(Mlp):
     """The token-mixing MLP: Linear(S, D_S) -> GELU -> Linear(D_S, S), shared across channels.
 
-    Given another token ``grid`` than the one it was built for, it resamples its grid-tied weights
-    (fc1's input axis, fc2's output axis and bias) to that grid; see ``layers.resample``.
+    It takes the block's ``(B, S, C)`` tokens as they are and mixes along S with batched matmuls
+    (``layers.token_linear.mix_tokens``): the paper's ``(MLP(X^T))^T`` without the transposes. Given
+    another token ``grid`` than the one it was built for, it resamples its grid-tied weights (fc1's input
+    axis, fc2's output axis and bias) to that grid; see ``layers.resample``.
     """
 
     def __init__(self, grid: tuple[int, int], hidden: int, drop: float = 0.0, gelu_approximate: str = "none"):
         super().__init__(grid[0] * grid[1], hidden, drop=drop, gelu_approximate=gelu_approximate)
         self.grid = tuple(grid)
 
-    def forward(self, x: torch.Tensor, grid: tuple[int, int] | None = None) -> torch.Tensor:
-        if grid is None or tuple(grid) == self.grid:
-            return super().forward(x)
-        w1 = resample_grid_axis(self.fc1.weight, 1, self.grid, grid, summed=True)
-        w2 = resample_grid_axis(self.fc2.weight, 0, self.grid, grid)
-        b2 = resample_grid_axis(self.fc2.bias, 0, self.grid, grid)
-        x = self.drop1(self.act(F.linear(x, w1, self.fc1.bias)))
-        return self.drop2(F.linear(x, w2, b2))
+    def forward(self, x: torch.Tensor, grid: tuple[int, int] | None = None) -> torch.Tensor:  # x: (B, S, C)
+        w1, w2, b2 = self.fc1.weight, self.fc2.weight, self.fc2.bias
+        if grid is not None and tuple(grid) != self.grid:
+            w1 = resample_grid_axis(w1, 1, self.grid, grid, summed=True)
+            w2 = resample_grid_axis(w2, 0, self.grid, grid)
+            b2 = resample_grid_axis(b2, 0, self.grid, grid)
+        x = self.drop1(self.act(mix_tokens(x, w1, self.fc1.bias)))  # (B, D_S, C)
+        return self.drop2(mix_tokens(x, w2, b2))
 
 
 class MixerBlock(nn.Module):
-    """x += TokenMLP(LN(x)^T)^T ; x += ChannelMLP(LN(x))."""
+    """x += TokenMLP(LN(x)^T)^T ; x += ChannelMLP(LN(x)) (the token MLP takes (B, S, C) as it is)."""
 
     def __init__(
         self,
@@ -70,7 +72,7 @@ class MixerBlock(nn.Module):
         self.drop_path = DropPath(drop_path)
 
     def forward(self, x: torch.Tensor, grid: tuple[int, int] | None = None) -> torch.Tensor:  # x: (B, S, C)
-        x = x + self.drop_path(self.mlp_tokens(self.norm1(x).transpose(1, 2), grid).transpose(1, 2))
+        x = x + self.drop_path(self.mlp_tokens(self.norm1(x), grid))
         return x + self.drop_path(self.mlp_channels(self.norm2(x)))
 
 

@@ -48,7 +48,7 @@ class ResBlock(nn.Module):
         self.drop_path = DropPath(drop_path)
 
     def forward(self, x: torch.Tensor, grid: tuple[int, int] | None = None) -> torch.Tensor:  # x: (B, N, C)
-        x = x + self.drop_path(self.ls1 * self.linear_tokens(self.norm1(x).transpose(1, 2), grid).transpose(1, 2))
+        x = x + self.drop_path(self.ls1 * self.linear_tokens(self.norm1(x), grid))
         return x + self.drop_path(self.ls2 * self.mlp_channels(self.norm2(x)))
 
 

@@ -173,7 +173,7 @@ class S2MLPv2(VisionModel):
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
-        x = self.stem(x).permute(0, 2, 3, 1)  # (B, C, H, W) -> (B, H, W, C)
+        x = self.stem(x).permute(0, 2, 3, 1).contiguous()  # (B, C, H, W) -> (B, H, W, C), copied once
         for stage in self.stages:
             x = self._run_stage(stage, x)
         return self.norm(x)
@@ -183,7 +183,7 @@ class S2MLPv2(VisionModel):
 
     def forward_intermediates(self, x, indices):
         self.check_input(x)
-        x = self.stem(x).permute(0, 2, 3, 1)
+        x = self.stem(x).permute(0, 2, 3, 1).contiguous()
         out = []
         for i, stage in enumerate(self.stages[: indices[-1] + 1]):
             x = self._run_stage(stage, x)

@@ -1,0 +1,135 @@
+"""``visionmlp benchmark``: parameters, MACs, throughput, latency, memory and roofline fraction of models.
+
+Numbers come from ``visionmlp.bench``; this module only parses options and prints. ``--json`` prints one
+document (schema ``visionmlp.benchmark/1``: ``{"schema", "results": [...]}``, one result per model as
+``bench.run.benchmark`` returns it, plus ``compare_timm`` under ``--compare timm``); otherwise a table.
+"""
+
+from __future__ import annotations
+
+import json
+
+from ..bench.roofline import MATMUL_SIDE
+from ..bench.run import DTYPES, MEASURES, BenchConfig, benchmark
+from ..models import list_models
+from . import UsageError
+
+SCHEMA = "visionmlp.benchmark/1"
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "benchmark",
+        help="measure params, MACs, throughput, latency, memory and fraction of the matmul rate",
+        description="Benchmark models (a name or a shell-style glob such as 'mixer_*') on random weights.",
+    )
+    p.add_argument("models", nargs="+", help="model names or glob patterns")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--img-size", type=int, default=None, help="square input side (default: the variant's)")
+    p.add_argument("--dtype", choices=sorted(DTYPES), default="float32", help="weights and activations")
+    p.add_argument("--amp", action="store_true", help="float32 weights under bfloat16 autocast")
+    p.add_argument("--compile", action="store_true", help="torch.compile the model (inductor)")
+    p.add_argument("--channels-last", action="store_true", help="channels-last weights and inputs")
+    p.add_argument("--fuse", action="store_true", help="model.fuse() before inference (not training)")
+    p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--rounds", type=int, default=5, help="timed rounds (median, min, max)")
+    p.add_argument("--warmup", type=int, default=2, help="untimed rounds first")
+    p.add_argument("--measure", default=",".join(MEASURES), help=f"comma-separated subset of {','.join(MEASURES)}")
+    p.add_argument("--roofline", action="store_true", help="time a matmul in the same dtype alternately")
+    p.add_argument("--matmul-side", type=int, default=MATMUL_SIDE, help="side of the roofline's square matmul")
+    p.add_argument("--no-memory", action="store_true", help="skip the peak-memory pass")
+    p.add_argument("--compare", choices=["timm"], help="time timm's implementation alternately with ours")
+    p.add_argument("--json", action="store_true", help="one JSON document instead of a table")
+    p.set_defaults(func=_run)
+
+
+def _names(patterns: list[str]) -> list[str]:
+    names: list[str] = []
+    for pattern in patterns:
+        found = list_models(pattern)
+        if not found:
+            raise UsageError(f"no model matches {pattern!r}; see `visionmlp list-models`")
+        names += [n for n in found if n not in names]
+    return names
+
+
+def _config(args) -> BenchConfig:
+    return BenchConfig(
+        batch_size=args.batch_size,
+        img_size=args.img_size,
+        dtype=args.dtype,
+        amp=args.amp,
+        compile=args.compile,
+        channels_last=args.channels_last,
+        fuse=args.fuse,
+        threads=args.threads,
+        device=args.device,
+        rounds=args.rounds,
+        warmup=args.warmup,
+        roofline=args.roofline,
+        matmul_side=args.matmul_side,
+        measure=tuple(m.strip() for m in args.measure.split(",") if m.strip()),
+        memory=not args.no_memory,
+    )
+
+
+def _run(args) -> int:
+    cfg = _config(args)
+    names = _names(args.models)
+    if args.compare == "timm":
+        from ..bench import compare
+
+        try:
+            for name in names:
+                compare.check_comparable(name)
+        except compare.TimmUnavailable as err:
+            raise UsageError(f"--compare timm: {err}") from err
+    results = []
+    for name in names:
+        result = benchmark(name, cfg)
+        if args.compare == "timm":
+            result["compare_timm"] = compare.compare_timm(name, cfg)
+        results.append(result)
+        if not args.json:
+            _print_row(result, first=len(results) == 1)
+    if args.json:
+        print(json.dumps({"schema": SCHEMA, "results": results}, indent=1))
+    return 0
+
+
+# (header, width, value of a result or None): the table's columns
+_COLUMNS = (
+    ("params(M)", 9, lambda r: f"{r['params'] / 1e6:.2f}"),
+    ("GMACs/img", 9, lambda r: f"{r['gmacs_per_image']:.3f}"),
+    ("img/s", 8, lambda r: _median(r, "inference", "images_per_s", "{:.1f}")),
+    ("GFLOP/s", 8, lambda r: _median(r, "inference", "gflops", "{:.1f}")),
+    ("roof", 6, lambda r: _median(r, "inference", "fraction", "{:.1%}")),
+    ("train/s", 8, lambda r: _median(r, "training", "images_per_s", "{:.1f}")),
+    ("roof", 6, lambda r: _median(r, "training", "fraction", "{:.1%}")),
+    ("b1 ms", 7, lambda r: _median(r, "latency", "seconds", "{:.1f}", scale=1e3)),
+    ("mem MB", 7, lambda r: _memory(r)),
+    ("/timm", 6, lambda r: _timm_ratio(r)),
+    ("load", 5, lambda r: f"{r['machine_after']['load_avg'][0]:.2f}"),
+)
+
+
+def _median(r: dict, section: str, key: str, fmt: str, scale: float = 1.0) -> str:
+    return fmt.format(r[section][key]["median"] * scale) if key in r.get(section, {}) else "-"
+
+
+def _memory(r: dict) -> str:
+    peaks = [r[s]["peak_memory_bytes"] for s in ("inference", "training") if "peak_memory_bytes" in r.get(s, {})]
+    return f"{max(peaks) / 2**20:.1f}" if peaks else "-"
+
+
+def _timm_ratio(r: dict) -> str:
+    cmp = r.get("compare_timm", {})
+    section = cmp.get("inference") or cmp.get("latency")
+    return f"{section['ratio']['median']:.2f}" if section else "-"
+
+
+def _print_row(r: dict, first: bool) -> None:
+    if first:
+        print(f"{'model':20s} " + " ".join(f"{h:>{w}s}" for h, w, _ in _COLUMNS))
+    print(f"{r['model']:20s} " + " ".join(f"{fn(r):>{w}s}" for _, w, fn in _COLUMNS), flush=True)

@@ -1,0 +1,76 @@
+"""The benchmark harness's logic: FLOP counting, statistics, alternation, roofline fractions, memory."""
+
+import pytest
+import torch
+from torch import nn
+
+from visionmlp.bench import flops
+from visionmlp.bench.roofline import fraction, gflops, matmul_step
+from visionmlp.bench.throughput import Stats, alternate, peak_memory
+
+
+def test_mixer_s16_macs_match_the_paper():
+    cost = flops.count("mixer_s16_224")
+    assert cost.params == 18_528_264
+    assert cost.macs / 1e9 == pytest.approx(3.78, abs=0.01)  # Table 1: 3.79 G (incl. norms and GELUs)
+    assert flops.count("mixer_s16_224", batch_size=4).macs == 4 * cost.macs
+    assert cost.train_flops == 3 * cost.flops
+
+
+def test_attention_is_counted():
+    # On real CPU tensors torch 2.13's counter sees SDPA as 0 FLOPs; counting on meta must include it.
+    cost = flops.count("vit_s16_224")
+    assert cost.macs / 1e9 == pytest.approx(4.6, abs=0.05)
+
+
+def test_known_macs_of_a_linear_model():
+    model = nn.Sequential(nn.Flatten(), nn.Linear(3 * 4 * 4, 10))
+    cost = flops.model_cost(model, (5, 3, 4, 4))
+    assert cost.macs == 5 * 48 * 10 and cost.params == 48 * 10 + 10
+    assert not next(model.parameters()).is_meta  # counted on a meta copy, the model is untouched
+
+
+def test_img_size_changes_the_input_and_cost():
+    assert flops.input_shape("mixer_s16_224", 2, 64) == (2, 3, 64, 64)
+    assert flops.count("mixer_s16_224", img_size=64).macs < flops.count("mixer_s16_224").macs
+
+
+def test_stats():
+    s = Stats.of([3.0, 1.0, 2.0])
+    assert (s.median, s.min, s.max) == (2.0, 1.0, 3.0)
+    assert s.map(lambda v: 1 / v).max == 1.0
+    assert s.to_dict()["samples"] == [3.0, 1.0, 2.0]
+    with pytest.raises(ValueError):
+        Stats.of([])
+
+
+def test_alternate_interleaves_steps():
+    calls = []
+    times = alternate({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, 3, 1, lambda: None)
+    assert calls == ["a", "b"] * 4
+    assert len(times["a"].samples) == len(times["b"].samples) == 3
+    with pytest.raises(ValueError):
+        alternate({"a": lambda: None}, 0, 0, lambda: None)
+
+
+def test_roofline_fraction_pairs_rounds():
+    step = Stats.of([1.0, 2.0])
+    matmul = Stats.of([0.5, 0.5])
+    frac = fraction(step, 100, matmul, 100)
+    assert frac.samples == (0.5, 0.25)
+    assert gflops(Stats.of([2.0]), 4e9).median == 2.0
+    mm, mm_flops = matmul_step(torch.float32, torch.device("cpu"), side=8)
+    assert mm().shape == (8, 8) and mm_flops == 2 * 8**3
+
+
+def test_peak_memory_sees_temporaries():
+    n = 1 << 20
+
+    def step():
+        a = torch.ones(n)  # 4 MiB, freed before b is made: the peak is 4 MiB, not 8
+        del a
+        b = torch.ones(n)
+        return b.sum()
+
+    peak = peak_memory(step, torch.device("cpu"))
+    assert 4 * n <= peak < 8 * n
