@@ -1,0 +1,34 @@
+"""The papers' claims as runnable studies: ``visionmlp experiment NAME``.
+
+One module per study (claim, verdict rule and small-budget time estimate in its docstring); ``_runner``
+(budgets, arms, parameter matching, training one arm), ``_data`` (the one data recipe), ``_study`` (the
+study record, running it, the report and the claims table) and ``_plot`` are shared.
+"""
+
+from __future__ import annotations
+
+from . import convmlp_ablation, data_scale, dynamixer_ablation, permutation, residual, resolution, tradeoff
+from ._runner import BUDGETS, Arm, Budget, ParamMismatchError, Point, check_matched
+from ._study import FAILS, HOLDS, INCONCLUSIVE, Study, Verdict, run_study, write_index
+
+STUDIES: dict[str, Study] = {
+    m.STUDY.name: m.STUDY
+    for m in (data_scale, permutation, convmlp_ablation, dynamixer_ablation, residual, resolution, tradeoff)
+}
+
+__all__ = [
+    "BUDGETS",
+    "FAILS",
+    "HOLDS",
+    "INCONCLUSIVE",
+    "STUDIES",
+    "Arm",
+    "Budget",
+    "ParamMismatchError",
+    "Point",
+    "Study",
+    "Verdict",
+    "check_matched",
+    "run_study",
+    "write_index",
+]

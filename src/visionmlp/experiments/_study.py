@@ -1,0 +1,210 @@
+"""A study as data (claim, source, verdict rule, arms, how to run, judge and plot it) and the one function
+that runs any of them and writes its three outputs: ``<name>.json`` (every run and the table),
+``<name>.png`` and ``<name>.md`` (setup, verdict, table, plot, the exact command), then refreshes the
+claims table ``README.md`` from whatever JSON files the folder holds.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ..utils.atomic import atomic_write_text
+from ._runner import Arm, Budget, Point, check_matched, train_arm
+
+HOLDS, FAILS, INCONCLUSIVE = "holds", "does not hold", "inconclusive"
+SCHEMA = "visionmlp.experiment/1"
+
+
+def rule_of(doc: str) -> str:
+    """The verdict rule a study module states in its docstring (the paragraph starting "Verdict rule: "),
+    so that the rule the code applies is written once, next to the code."""
+    return doc.split("Verdict rule: ", 1)[1].split("\n\n", 1)[0].replace("\n", " ")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    status: str  # HOLDS, FAILS or INCONCLUSIVE
+    reason: str
+
+    def __post_init__(self):
+        if self.status not in (HOLDS, FAILS, INCONCLUSIVE):
+            raise ValueError(f"unknown verdict {self.status!r}")
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a study's ``execute`` gets: the budget, seeds, data spec and a progress log."""
+
+    budget: Budget
+    seeds: tuple[int, ...]
+    data: str
+    log: Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Study:
+    """One claim turned into runs. ``execute`` returns one dict per (arm, condition, seed);
+    ``summarise`` folds the seeds into a table of :class:`Point` rows; ``verdict`` applies ``rule`` to
+    that table; ``plot`` draws it. ``matched=False`` exempts a study from the parameter check (its
+    ``why_unmatched`` says why)."""
+
+    name: str
+    claim: str
+    source: str
+    rule: str
+    setup: str
+    arms: Callable[[], list[Arm]]
+    execute: Callable[[Context], list[dict]]
+    summarise: Callable[[list[dict]], list[dict]]
+    verdict: Callable[[list[dict]], Verdict]
+    plot: Callable[[list[dict], Path], None]
+    matched: bool = True
+    why_unmatched: str = ""
+
+    def param_counts(self) -> dict[str, int]:
+        """The arms' parameter counts; raises ``ParamMismatchError`` for a matched study that is not."""
+        params = {arm.label: arm.params() for arm in self.arms()}
+        if self.matched:
+            check_matched(params)
+        return params
+
+
+def run_study(study: Study, budget: Budget, out: Path, seeds: int | None, data: str, command: str,
+              log: Callable[[str], None] = print) -> dict:  # fmt: skip
+    """Run ``study`` and write its report into ``out``; returns the JSON document."""
+    params = study.param_counts()  # before anything trains: a mismatched study fails at once
+    out.mkdir(parents=True, exist_ok=True)
+    ctx = Context(budget, tuple(range(budget.seeds if seeds is None else seeds)), data, log)
+    if len(ctx.seeds) < 2 and budget.name != "tiny":
+        raise ValueError("a study needs at least 2 seeds: every point is a mean with its spread")
+    start = time.perf_counter()
+    runs = study.execute(ctx)
+    table = study.summarise(runs)
+    verdict = study.verdict(table)
+    study.plot(table, out / f"{study.name}.png")
+    doc = {
+        "schema": SCHEMA,
+        "study": study.name,
+        "claim": study.claim,
+        "source": study.source,
+        "rule": study.rule,
+        "verdict": {"status": verdict.status, "reason": verdict.reason},
+        "budget": budget.__dict__,
+        "seeds": list(ctx.seeds),
+        "data": data,
+        "params": params,
+        "command": command,
+        "seconds": round(time.perf_counter() - start, 1),
+        "machine": {"torch": torch.__version__, "threads": torch.get_num_threads(), "cpu": platform.processor()},
+        "table": [{k: v.to_dict() if isinstance(v, Point) else v for k, v in row.items()} for row in table],
+        "runs": runs,
+    }
+    atomic_write_text(out / f"{study.name}.json", json.dumps(doc, indent=1) + "\n")
+    atomic_write_text(out / f"{study.name}.md", _markdown(study, doc, table))
+    return doc
+
+
+def _markdown(study: Study, doc: dict, table: list[dict]) -> str:
+    budget = doc["budget"]
+    models = "\n".join(f"| {label} | {n:,} |" for label, n in doc["params"].items())
+    matching = "matched within ±10% (checked before training)" if study.matched else study.why_unmatched
+    return f"""# {study.name}
+
+**Claim** ({study.source}): {study.claim}
+
+**Verdict: {doc["verdict"]["status"]}.** {doc["verdict"]["reason"]}
+
+Rule: {study.rule}
+
+## Setup
+
+{study.setup}
+
+Data `{doc["data"]}`; budget `{budget["name"]}`: {budget["steps"]} AdamW steps of {budget["batch_size"]} images per
+run (peak lr {budget["lr"]}, warm-up 10% then cosine), test accuracy on {budget["eval_images"] or "all"} test images;
+seeds {", ".join(map(str, doc["seeds"]))}. Every cell is mean ± sample standard deviation over the seeds, in %.
+
+| model | parameters |
+|---|---:|
+{models}
+
+Parameters: {matching}.
+
+## Results
+
+{_table(table)}
+
+![{study.name}]({study.name}.png)
+
+## Reproduce
+
+```
+{doc["command"]}
+```
+
+{doc["seconds"]:.0f} s on {doc["machine"]["threads"]} threads, torch {doc["machine"]["torch"]}.
+"""
+
+
+def _table(table: list[dict]) -> str:
+    if not table:
+        return "(no rows)"
+    columns = list(table[0])
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(str(row[c]) for c in columns) + " |" for row in table]
+    return "\n".join(lines)
+
+
+def write_index(out: Path, studies: list[Study], base_command: str = "visionmlp experiment") -> Path:
+    """``README.md`` in ``out``: one row per claim, with its verdict where ``<name>.json`` exists."""
+    rows = []
+    for study in studies:
+        path = out / f"{study.name}.json"
+        command = f"`{base_command} {study.name} --budget full`"
+        if path.is_file():
+            doc = json.loads(path.read_text(encoding="utf-8"))
+            verdict = doc["verdict"]
+            result = f"{verdict['reason']} ([report]({study.name}.md), budget {doc['budget']['name']})"
+            status = verdict["status"]
+        else:
+            result, status = f"not yet run; {command}", "not yet run"
+        rows.append(f"| {study.claim} | {study.source} | {result} | {status} |")
+    text = f"""# Results: the papers' claims, re-run
+
+Each row is a study of `visionmlp experiment` (`src/visionmlp/experiments/`); its report `<name>.md` gives the
+setup, the table, the plot, the verdict rule and the exact command. Models within a study are matched in
+parameters (±10%) and training budget; every point is the mean of at least 2 seeds with its spread.
+Committed results use `--budget full`. This table is rewritten by every `visionmlp experiment` run.
+
+| claim | source | our result | verdict |
+|---|---|---|---|
+{chr(10).join(rows)}
+"""
+    path = out / "README.md"
+    atomic_write_text(path, text)
+    return path
+
+
+def run_arms(ctx: Context, arms: list[Arm], train_set, test_set, score=None, **condition) -> list[dict]:
+    """Train every arm from every seed on ``train_set``; one row per run with ``condition``, the test top-1
+    and what ``score(model)`` adds (a dict of further metrics of the trained model)."""
+    runs = []
+    for arm in arms:
+        for seed in ctx.seeds:
+            trained = train_arm(arm, train_set, test_set, ctx.budget, seed)
+            row = {"arm": arm.label, **condition, "seed": seed, "test_top1": trained.test_top1,
+                   "train_seconds": round(trained.seconds, 2)}  # fmt: skip
+            if score is not None:
+                row.update(score(trained.model))
+            where = " ".join(f"{k}={v}" for k, v in condition.items())
+            ctx.log(f"  {arm.label} {where} seed {seed}: test top-1 {100 * trained.test_top1:.2f}% "
+                    f"({trained.seconds:.0f} s)")  # fmt: skip
+            runs.append(row)
+    return runs

@@ -1,0 +1,114 @@
+"""tradeoff: accuracy against measured CPU inference throughput and MACs for every family's small variant
+(``*_s*_28``): the Pareto plot the all-MLP papers draw against ViT and CNN baselines.
+
+Setup: every registered 28x28 small variant (~1.9-2.8 M parameters, *not* matched: each family's own small
+configuration is what is being placed on the trade-off), trained with the same budget; MACs counted by
+``bench.flops.model_cost`` and inference throughput (float32, batch = the budget's batch size, median of the
+timed rounds) measured by the benchmark harness's ``bench.throughput`` on the trained model, one model at a
+time on the same threads.
+
+Verdict rule: a baseline (ViT, ResNet, BiT) *clearly dominates* an MLP model when its throughput is at least
+as high and its accuracy clearly above (non-overlapping mean ± spread). **holds** if some all-MLP model is on
+the (mean) accuracy-throughput Pareto front and clearly dominated by no baseline; **does not hold** if every
+all-MLP model is clearly dominated by a baseline; **inconclusive** otherwise.
+
+Small budget estimate (2 CPU threads): 15 models x 2 seeds x 150 steps of 64 images at ~20-300 img/s measured
+under a load of ~6 (DynaMixer and the ResNets slowest), i.e. ~3x that idle: about 30 min with evaluation and
+timing, the longest study; run it alone.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from ..bench.flops import model_cost
+from ..bench.throughput import alternate, inference_step, synchronizer
+from ..factory import create_model
+from ..models import get_entry, list_models
+from . import _plot
+from ._data import INPUT_SIZE, eval_set, train_set
+from ._runner import Arm, aggregate
+from ._study import FAILS, HOLDS, INCONCLUSIVE, Context, Study, Verdict, rule_of, run_arms
+
+BASELINES = ("vit", "resnet", "bit")
+TIMING = {"tiny": (1, 0)}  # (timed rounds, warm-up rounds) per budget
+DEFAULT_TIMING = (5, 2)
+
+
+def arms() -> list[Arm]:
+    return [Arm(name, lambda name=name: create_model(name)) for name in list_models("*_s*_28")]
+
+
+def execute(ctx: Context) -> list[dict]:
+    rounds, warmup = TIMING.get(ctx.budget.name, DEFAULT_TIMING)
+    x = torch.randn(ctx.budget.batch_size, *INPUT_SIZE)
+
+    def score(model):
+        seconds = alternate({"m": inference_step(model, x)}, rounds, warmup, synchronizer(x.device))["m"].median
+        return {"img_per_s": x.shape[0] / seconds, "gmacs": model_cost(model, (1, *INPUT_SIZE)).macs / 1e9}
+
+    runs = run_arms(ctx, arms(), train_set(ctx.data), eval_set(ctx.data, "val", ctx.budget.eval_images), score)
+    for run in runs:
+        run["family"] = get_entry(run["arm"]).family
+    return runs
+
+
+def summarise(runs: list[dict]) -> list[dict]:
+    return aggregate(runs, ("arm", "family"), ("test_top1", "img_per_s", "gmacs"))
+
+
+def pareto_front(table: list[dict]) -> list[str]:
+    """The models no other model beats in both mean accuracy and mean throughput."""
+
+    def key(row):
+        return row["test_top1"].mean, row["img_per_s"].mean
+
+    def beats(a, b):
+        return key(a) != key(b) and all(x >= y for x, y in zip(key(a), key(b), strict=True))
+
+    return [r["arm"] for r in table if not any(beats(o, r) for o in table)]
+
+
+def verdict(table: list[dict]) -> Verdict:
+    baselines = [r for r in table if r["family"] in BASELINES]
+    mlps = [r for r in table if r["family"] not in BASELINES]
+    front = pareto_front(table)
+
+    def dominated(m):
+        return any(b["img_per_s"].mean >= m["img_per_s"].mean and b["test_top1"].clearly_above(m["test_top1"])
+                   for b in baselines)  # fmt: skip
+
+    free = [m["arm"] for m in mlps if not dominated(m)]
+    reason = f"Pareto front: {', '.join(front)}; all-MLP models not clearly dominated by a baseline: " + (
+        ", ".join(free) or "none"
+    )
+    if any(name in front for name in free):
+        return Verdict(HOLDS, reason)
+    if not free:
+        return Verdict(FAILS, reason)
+    return Verdict(INCONCLUSIVE, reason)
+
+
+def plot(table: list[dict], path: Path) -> None:
+    points = {r["arm"]: (r["img_per_s"].mean, r["test_top1"]) for r in table}
+    _plot.scatter(path, points, "inference throughput (images/s, CPU, log)", "test top-1 (%)",
+                  "Accuracy against throughput, small variants", front=pareto_front(table))  # fmt: skip
+
+
+STUDY = Study(
+    name="tradeoff",
+    claim="All-MLP models reach accuracy-throughput trade-offs competitive with ViT and CNN baselines of similar size.",
+    source="MLP-Mixer Fig. 3, ResMLP Table 2, ConvMLP Table 1 (speed-accuracy comparisons)",
+    rule=rule_of(__doc__),
+    setup="Every family's 28x28 small variant trained with one budget; throughput measured with the benchmark "
+    "harness (bench.throughput, float32, batch = the budget's) and MACs with bench.flops.",
+    arms=arms,
+    execute=execute,
+    summarise=summarise,
+    verdict=verdict,
+    plot=plot,
+    matched=False,
+    why_unmatched="not matched on purpose: each family's own small variant is placed on the trade-off",
+)
