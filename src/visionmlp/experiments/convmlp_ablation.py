@@ -28,7 +28,8 @@ from pathlib import Path
 
 from torch import nn
 
-from ..models.convmlp import ConvMLP, ConvNHWC
+from ..layers.conv_nhwc import ConvNHWC
+from ..models.convmlp import ConvMLP
 from . import _plot
 from ._data import eval_set, train_set
 from ._runner import Arm, aggregate, fit_to

@@ -16,6 +16,7 @@ from torch import nn
 
 from ..layers import DropPath, Mlp
 from ..layers._helpers import to_2tuple
+from ..layers.conv_nhwc import ConvNHWC
 from ..layers.drop import drop_path_rates
 from ._base import VisionModel
 from ._features import FeatureInfo
@@ -64,13 +65,6 @@ class ConvBottleneck(nn.Module):
         y = self.act(self.bn1(self.conv1(x)))
         y = self.act(self.bn2(self.conv2(y)))
         return x + self.act(self.bn3(self.conv3(y)))
-
-
-class ConvNHWC(nn.Conv2d):
-    """A Conv2d applied to a channels-last map ``(B, H, W, C)``, as the official Conv-MLP stages keep them."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return super().forward(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
 
 
 class ConvMlpBlock(nn.Module):

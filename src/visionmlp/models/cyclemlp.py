@@ -22,9 +22,10 @@ from torch import nn
 
 from ..layers import DropPath, Mlp
 from ..layers._helpers import to_2tuple
+from ..layers.conv_nhwc import ConvNHWC
 from ..layers.drop import drop_path_rates
 from ..layers.shift import cycle_offsets, shift_channels
-from ._base import VisionModel
+from ._channels_last import ChannelsLastStages
 from ._features import FeatureInfo
 from ._registry import (
     PretrainedCfg,
@@ -99,10 +100,10 @@ class Downsample(nn.Module):
 
     def __init__(self, in_dim: int, out_dim: int):
         super().__init__()
-        self.proj = nn.Conv2d(in_dim, out_dim, kernel_size=3, stride=2, padding=1)
+        self.proj = ConvNHWC(in_dim, out_dim, kernel_size=3, stride=2, padding=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.proj(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+        return self.proj(x)
 
 
 class CycleStage(nn.Module):
@@ -112,7 +113,7 @@ class CycleStage(nn.Module):
         self.blocks = nn.Sequential(*[CycleBlock(dim, mlp_ratio, dpr[j]) for j in range(depth)])
 
 
-class CycleMLP(VisionModel):
+class CycleMLP(ChannelsLastStages):
     """CycleMLP with the official hyper-parameter names (``layers``, ``embed_dims``, ``mlp_ratios``).
 
     The stem is an overlapping Conv 7x7 stride 4 (padding 2); every later stage starts with a Conv 3x3
@@ -121,6 +122,7 @@ class CycleMLP(VisionModel):
     """
 
     default_out_indices = (0, 1, 2, 3)
+    trunc_normal_types = (nn.Linear, CycleFC)
 
     def __init__(
         self,
@@ -165,44 +167,6 @@ class CycleMLP(VisionModel):
         self.default_out_indices = tuple(range(len(layers)))
         self.head = self.build_head(num_classes)
         self.apply(self._init_weights)
-
-    @staticmethod
-    def _init_weights(module: nn.Module) -> None:
-        # Official ``cls_init_weights``: timm's trunc_normal_(std=.02) (absolute +-2 bounds) for Linear and
-        # Cycle FC, zero biases; LayerNorm 1/0; the convolutions keep PyTorch's default init.
-        if isinstance(module, (nn.Linear, CycleFC)):
-            nn.init.trunc_normal_(module.weight, std=0.02)
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
-        elif isinstance(module, nn.LayerNorm):
-            nn.init.ones_(module.weight)
-            nn.init.zeros_(module.bias)
-
-    def init_head(self, head: nn.Linear) -> None:
-        self._init_weights(head)
-
-    def _run_stage(self, stage: CycleStage, x: torch.Tensor) -> torch.Tensor:
-        return self.run_blocks(stage.blocks, stage.downsample(x))
-
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        self.check_input(x)
-        x = self.stem(x).permute(0, 2, 3, 1).contiguous()  # (B, C, H, W) -> (B, H, W, C), copied once
-        for stage in self.stages:
-            x = self._run_stage(stage, x)
-        return self.norm(x)
-
-    def pool(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head_drop(x.mean(dim=(1, 2)))
-
-    def forward_intermediates(self, x, indices):
-        self.check_input(x)
-        x = self.stem(x).permute(0, 2, 3, 1).contiguous()
-        out = []
-        for i, stage in enumerate(self.stages[: indices[-1] + 1]):
-            x = self._run_stage(stage, x)
-            if i in indices:
-                out.append(x.permute(0, 3, 1, 2).contiguous())
-        return out
 
 
 _SRC = "ShoufaChen/CycleMLP README (ImageNet-1k, 224x224); params/MACs as published (rounded)"

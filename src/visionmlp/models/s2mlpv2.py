@@ -19,9 +19,10 @@ from torch import nn
 
 from ..layers import DropPath, Mlp
 from ..layers._helpers import to_2tuple
+from ..layers.conv_nhwc import ConvNHWC
 from ..layers.drop import drop_path_rates
 from ..layers.shift import quad_offsets, shift_channels
-from ._base import VisionModel
+from ._channels_last import ChannelsLastStages
 from ._features import FeatureInfo
 from ._registry import (
     PretrainedCfg,
@@ -87,10 +88,10 @@ class Downsample(nn.Module):
 
     def __init__(self, in_dim: int, out_dim: int):
         super().__init__()
-        self.proj = nn.Conv2d(in_dim, out_dim, kernel_size=2, stride=2)
+        self.proj = ConvNHWC(in_dim, out_dim, kernel_size=2, stride=2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.proj(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+        return self.proj(x)
 
 
 class S2v2Stage(nn.Module):
@@ -102,7 +103,7 @@ class S2v2Stage(nn.Module):
         self.blocks = nn.Sequential(*[S2v2Block(dim, mlp_ratio, drop, dpr[j]) for j in range(depth)])
 
 
-class S2MLPv2(VisionModel):
+class S2MLPv2(ChannelsLastStages):
     """S2-MLPv2 with the paper's names: ``patch_size`` of the first stage, per-stage hidden sizes
     ``embed_dims``, numbers of blocks ``depths`` and expansion ``mlp_ratio``; stage i has stride
     ``patch_size * 2**i``. ``forward_features`` returns the normalised channels-last last-stage map.
@@ -152,44 +153,6 @@ class S2MLPv2(VisionModel):
         self.default_out_indices = tuple(range(len(depths)))
         self.head = self.build_head(num_classes)
         self.apply(self._init_weights)
-
-    @staticmethod
-    def _init_weights(module: nn.Module) -> None:
-        # ViP's init: timm's trunc_normal_(std=.02) (absolute +-2 bounds), zero biases, LayerNorm 1/0;
-        # the convolutions keep PyTorch's default.
-        if isinstance(module, nn.Linear):
-            nn.init.trunc_normal_(module.weight, std=0.02)
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
-        elif isinstance(module, nn.LayerNorm):
-            nn.init.ones_(module.weight)
-            nn.init.zeros_(module.bias)
-
-    def init_head(self, head: nn.Linear) -> None:
-        self._init_weights(head)
-
-    def _run_stage(self, stage: S2v2Stage, x: torch.Tensor) -> torch.Tensor:
-        return self.run_blocks(stage.blocks, stage.downsample(x))
-
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        self.check_input(x)
-        x = self.stem(x).permute(0, 2, 3, 1).contiguous()  # (B, C, H, W) -> (B, H, W, C), copied once
-        for stage in self.stages:
-            x = self._run_stage(stage, x)
-        return self.norm(x)
-
-    def pool(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head_drop(x.mean(dim=(1, 2)))
-
-    def forward_intermediates(self, x, indices):
-        self.check_input(x)
-        x = self.stem(x).permute(0, 2, 3, 1).contiguous()
-        out = []
-        for i, stage in enumerate(self.stages[: indices[-1] + 1]):
-            x = self._run_stage(stage, x)
-            if i in indices:
-                out.append(x.permute(0, 3, 1, 2).contiguous())
-        return out
 
 
 _REGIME = "ImageNet-1k from scratch, 224x224"
