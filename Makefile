@@ -16,6 +16,9 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) torch==2.13.0
 	$(PIP) -e '.[dev]'
+	# timm is a test oracle only (benchmark --compare timm); --no-deps keeps torchvision, which has no
+	# CPU wheel here, out: visionmlp stands a stub in for it on the compare path.
+	$(PIP) --no-deps timm==1.0.31
 	touch $(STAMP)
 
 data:
