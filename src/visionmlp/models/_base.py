@@ -13,7 +13,8 @@ import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from ..layers import trunc_normal_
+from ..layers import PatchEmbed, trunc_normal_
+from ..layers._helpers import to_2tuple
 from ._features import FeatureInfo, resolve_indices
 
 
@@ -81,6 +82,24 @@ class VisionModel(nn.Module):
                 f"got {size[0]}x{size[1]}; resize the images to {h}x{w}, create the model with "
                 f"img_size=({size[0]}, {size[1]}){dynamic}"
             )
+
+    def init_patch_stem(
+        self, num_classes: int, img_size, in_chans: int, patch_size: int, embed_dim: int, dynamic_img_size: bool,
+        name: str = "stem",
+    ) -> PatchEmbed:  # fmt: skip
+        """Set what every patch-grid model holds (classes, widths, input size, the grid it is tied to) and
+        register its patch embedding as ``name`` (timm's ViT calls it ``patch_embed``)."""
+        self.num_classes = num_classes
+        self.num_features = self.embed_dim = embed_dim
+        self.in_chans = in_chans
+        self.img_size = to_2tuple(img_size)
+        self.fixed_img_size = self.img_size
+        stem = PatchEmbed(self.img_size, patch_size, in_chans, embed_dim)
+        self.add_module(name, stem)
+        self.grid_size = stem.grid_size
+        self.dynamic_img_size = dynamic_img_size
+        self.size_multiple = stem.patch_size
+        return stem
 
     # ----- classifier --------------------------------------------------------------------------
     def build_head(self, num_classes: int) -> nn.Module:

@@ -10,8 +10,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..layers import PatchEmbed
-from ..layers._helpers import to_2tuple
 from ._base import VisionModel
 from ._features import FeatureInfo, tokens_to_nchw
 
@@ -26,15 +24,7 @@ class PatchTokenModel(VisionModel):
         self, num_classes: int, img_size, in_chans: int, patch_size: int, embed_dim: int, drop_rate: float,
         dynamic_img_size: bool,
     ) -> None:  # fmt: skip
-        self.num_classes = num_classes
-        self.num_features = self.embed_dim = embed_dim
-        self.in_chans = in_chans
-        self.img_size = to_2tuple(img_size)
-        self.fixed_img_size = self.img_size
-        self.stem = PatchEmbed(self.img_size, patch_size, in_chans, embed_dim)
-        self.grid_size = self.stem.grid_size
-        self.dynamic_img_size = dynamic_img_size
-        self.size_multiple = self.stem.patch_size
+        self.init_patch_stem(num_classes, img_size, in_chans, patch_size, embed_dim, dynamic_img_size)
         self.head_drop = nn.Dropout(drop_rate)
 
     def finish_init(self) -> None:

@@ -13,8 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..layers import DropPath, Mlp, PatchEmbed, trunc_normal_
-from ..layers._helpers import to_2tuple
+from ..layers import DropPath, Mlp, trunc_normal_
 from ..layers.drop import drop_path_rates
 from ..layers.resample import resample_grid_axis
 from ._base import VisionModel
@@ -99,15 +98,7 @@ class VisionTransformer(VisionModel):
         dynamic_img_size: bool = False,
     ):
         super().__init__()
-        self.num_classes = num_classes
-        self.num_features = self.embed_dim = embed_dim
-        self.in_chans = in_chans
-        self.img_size = to_2tuple(img_size)
-        self.fixed_img_size = self.img_size
-        self.patch_embed = PatchEmbed(self.img_size, patch_size, in_chans, embed_dim)
-        self.grid_size = self.patch_embed.grid_size
-        self.dynamic_img_size = dynamic_img_size
-        self.size_multiple = self.patch_embed.patch_size
+        self.init_patch_stem(num_classes, img_size, in_chans, patch_size, embed_dim, dynamic_img_size, "patch_embed")
         self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
         self.pos_embed = nn.Parameter(torch.zeros(1, 1 + self.patch_embed.num_patches, embed_dim))
         self.pos_drop = nn.Dropout(drop_rate)
