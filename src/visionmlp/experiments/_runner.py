@@ -104,6 +104,19 @@ def fit_to(target: int, build: Callable[[float], nn.Module], values: Iterable[fl
     return min(values, key=distance)
 
 
+def ratio_matched_arms(
+    builders: dict[str, Callable[[float], nn.Module]], reference: str, ratio: float, ratios: Iterable[float]
+) -> list[Arm]:
+    """One arm per ``label -> build(mlp_ratio)``: the reference built at ``ratio``, every other arm at the
+    ratio among ``ratios`` that brings it nearest the reference's parameters (see :func:`fit_to`)."""
+    target = Arm(reference, lambda: builders[reference](ratio)).params()
+    arms = []
+    for label, build in builders.items():
+        fitted = ratio if label == reference else fit_to(target, build, ratios)
+        arms.append(Arm(label, lambda build=build, fitted=fitted: build(fitted)))
+    return arms
+
+
 @dataclass
 class Trained:
     model: nn.Module

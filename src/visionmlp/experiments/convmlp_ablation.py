@@ -24,6 +24,7 @@ machine: about 3 min with evaluation.
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from torch import nn
@@ -32,7 +33,7 @@ from ..layers.conv_nhwc import ConvNHWC
 from ..models.convmlp import ConvMLP
 from . import _plot
 from ._data import eval_set, train_set
-from ._runner import Arm, aggregate, fit_to
+from ._runner import Arm, aggregate, ratio_matched_arms
 from ._study import FAILS, HOLDS, INCONCLUSIVE, Context, Study, Verdict, rule_of, run_arms
 
 BASE = dict(blocks=(1, 1, 1), dims=(32, 64, 128), channels=16, n_conv_blocks=1, img_size=28, in_chans=1,
@@ -78,13 +79,8 @@ def _build(step: tuple, ratio: float) -> AblatedConvMLP:
 
 
 def arms() -> list[Arm]:
-    full = STEPS[-1]
-    target = Arm(full[0], lambda: _build(full, 2.0)).params()
-    result = []
-    for step in STEPS:
-        ratio = 2.0 if step is full else fit_to(target, lambda r, step=step: _build(step, r), RATIOS)
-        result.append(Arm(step[0], lambda step=step, ratio=ratio: _build(step, ratio)))
-    return result
+    """The steps in order, each matched to the full ConvMLP (the last step, at the official ratio 2)."""
+    return ratio_matched_arms({step[0]: partial(_build, step) for step in STEPS}, STEPS[-1][0], 2.0, RATIOS)
 
 
 def execute(ctx: Context) -> list[dict]:

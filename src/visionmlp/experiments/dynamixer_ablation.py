@@ -20,6 +20,7 @@ a load of ~6 (~150 img/s idle): about 20 min on an idle machine with evaluation.
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -29,7 +30,7 @@ from ..models._permutator import BranchReweightMixer, PermutatorNet
 from ..models.dynamixer import DynaMixerOp
 from . import _plot
 from ._data import eval_set, train_set
-from ._runner import Arm, aggregate, fit_to, lookup
+from ._runner import Arm, aggregate, lookup, ratio_matched_arms
 from ._study import FAILS, HOLDS, INCONCLUSIVE, Context, Study, Verdict, rule_of, run_arms
 
 GRID, WIDTH, DEPTH = 7, 64, 4
@@ -91,13 +92,8 @@ def variants() -> dict[str, dict]:
 
 
 def arms() -> list[Arm]:
-    target = Arm("reference", lambda: build(REF_RATIO, **REFERENCE)).params()
-    result = []
-    for label, change in variants().items():
-        args = {**REFERENCE, **change}
-        ratio = REF_RATIO if not change else fit_to(target, lambda r, args=args: build(r, **args), RATIOS)
-        result.append(Arm(label, lambda args=args, ratio=ratio: build(ratio, **args)))
-    return result
+    builders = {label: partial(build, **{**REFERENCE, **change}) for label, change in variants().items()}
+    return ratio_matched_arms(builders, "reference", REF_RATIO, RATIOS)
 
 
 def execute(ctx: Context) -> list[dict]:
