@@ -1,15 +1,18 @@
 """``visionmlp train / validate / predict`` end to end on tiny models and data, recipes and overrides."""
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 import yaml
 from PIL import Image
 
+from visionmlp import create_model
 from visionmlp.cli import main
 from visionmlp.data import fashion_mnist_dir
 from visionmlp.models import get_entry, list_models
+from visionmlp.train import load_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = "{embed_dim: 16, num_blocks: 1, tokens_mlp_dim: 8, channels_mlp_dim: 16}"
@@ -41,6 +44,23 @@ def test_train_validate_predict(tmp_path, capsys):
 
     assert main(["train", "--model", "mixer_s4_28", "--data", "synthetic", "--output", str(run), *QUICK]) == 2
     assert "already holds a run" in capsys.readouterr().err
+
+
+def test_resume_does_not_reread_pretrained(tmp_path, capsys):
+    """A resumed run rebuilds the architecture it saved and takes its weights from the checkpoint, so the
+    --pretrained folder it started from may be gone by then."""
+    weights = tmp_path / "weights"
+    tiny = yaml.safe_load(TINY)
+    create_model("mixer_s4_28", num_classes=10, in_chans=1, **tiny).save_pretrained(weights)
+    run = tmp_path / "run"
+    argv = ["train", "--model", "mixer_s4_28", "--data", "synthetic", "--pretrained", str(weights), "--epochs", "1"]
+    assert main([*argv, "--output", str(run), *QUICK]) == 0
+    shutil.rmtree(weights)
+    assert main(["train", "--resume", str(run), "--epochs", "2", *QUICK]) == 0
+    assert "resumed from" in capsys.readouterr().out
+    ckpt = load_checkpoint(run)
+    assert ckpt["train_state"]["epoch"] == 2
+    assert ckpt["meta"]["build_kwargs"]["embed_dim"] == tiny["embed_dim"]  # the saved folder's architecture
 
 
 def test_usage_errors_exit_2(tmp_path, capsys):

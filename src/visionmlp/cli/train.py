@@ -17,6 +17,7 @@ import yaml
 
 from ..data import ImageDataset, build_dataset, build_eval_transform, build_train_transform
 from ..factory import create_model
+from ..models import PretrainedCfg, build_model
 from ..train import LAST, TrainConfig, Trainer, cleanup, init_distributed, load_checkpoint, resolve_checkpoint
 from ..train.checkpoint import seed_everything
 from ..train.loop import FitResult
@@ -125,6 +126,14 @@ def output_folder(cfg: TrainConfig) -> Path:
     return Path("runs") / f"{cfg.model}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
+def resumed_input(pcfg: PretrainedCfg, checkpoint: dict) -> PretrainedCfg:
+    """The input settings (size, mean, std, crop, interpolation) the run started with, from the checkpoint's
+    meta: they may have come from the --pretrained weights, which a resumed run does not read again."""
+    saved = (checkpoint.get("meta") or {}).get("input") or {}
+    fields = {k: tuple(v) if isinstance(v, list) else v for k, v in saved.items() if k in pcfg.__dataclass_fields__}
+    return dataclasses.replace(pcfg, **fields)
+
+
 def build_datasets(cfg: TrainConfig, seed: int) -> tuple[ImageDataset, ImageDataset]:
     train_set = build_dataset(cfg.data, "train", seed=seed).limit(cfg.limit_train, seed)
     val_set = build_dataset(cfg.data, "val", seed=seed).limit(cfg.limit_val, seed)
@@ -148,7 +157,12 @@ def run(cfg: TrainConfig, log=print) -> FitResult:
                 log(f"{cfg.data}: {dataset.summary()}")
         kwargs = model_kwargs(cfg, {"num_classes": len(train_set.classes), "in_chans": train_set.channels})
         seed_everything(cfg.seed)  # the initial weights; a resumed run restores its RNG states later
-        model = create_model(cfg.model, pretrained=cfg.pretrained or False, **kwargs)
+        checkpoint = load_checkpoint(cfg.resume) if cfg.resume else None
+        if checkpoint is None:
+            model = create_model(cfg.model, pretrained=cfg.pretrained or False, **kwargs)
+        else:  # the architecture the run saved, weights from the checkpoint: --pretrained (maybe gone) is not read
+            model = build_model(cfg.model, **(checkpoint.get("meta") or {}).get("build_kwargs", kwargs))
+            model.pretrained_cfg = resumed_input(model.pretrained_cfg, checkpoint)
         pcfg = model.pretrained_cfg
         train_set.transform = build_train_transform(
             pcfg.input_size, pcfg.mean, pcfg.std, scale=(cfg.scale_min, 1.0), hflip=cfg.hflip, auto_augment=cfg.aa,
@@ -163,8 +177,8 @@ def run(cfg: TrainConfig, log=print) -> FitResult:
             "input": {k: v for k, v in pcfg.to_dict().items() if k != "weights"},
         }
         trainer = Trainer(cfg, model, train_set, val_set, ctx, output, meta, log)
-        if cfg.resume:
-            trainer.load_state_dict(load_checkpoint(cfg.resume))
+        if checkpoint is not None:
+            trainer.load_state_dict(checkpoint)
             log(f"resumed from {resolve_checkpoint(cfg.resume)} at epoch {trainer.state.epoch + 1}, "
                 f"step {trainer.state.global_step}")  # fmt: skip
         if ctx.is_main:
