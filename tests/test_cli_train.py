@@ -63,6 +63,18 @@ def test_resume_does_not_reread_pretrained(tmp_path, capsys):
     assert ckpt["meta"]["build_kwargs"]["embed_dim"] == tiny["embed_dim"]  # the saved folder's architecture
 
 
+def test_demo_trains_within_its_budget(tmp_path, capsys):
+    """`make demo`'s command: a time-budgeted bfloat16 run that ends with the test accuracy."""
+    run = tmp_path / "demo"
+    assert main(["demo", "--data", "synthetic", "--minutes", "0.05", "--batch-size", "32", "--output", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "trained" in out and "test top-1" in out
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    assert config["amp"] is True and config["time_budget"] == pytest.approx(3.0)
+    assert main(["demo", "--minutes", "0"]) == 2
+    assert "--minutes must be positive" in capsys.readouterr().err
+
+
 def test_usage_errors_exit_2(tmp_path, capsys):
     recipe = tmp_path / "bad.yaml"
     recipe.write_text("learning_rate: 1\n")

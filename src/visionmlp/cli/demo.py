@@ -1,6 +1,6 @@
 """``visionmlp demo``: train a small MLP on Fashion-MNIST for a few minutes and print its test accuracy.
 
-It is ``visionmlp train`` with a time budget: the learning-rate schedule runs over the budget, the run
+It is ``visionmlp train`` in bfloat16 with a time budget: the learning-rate schedule runs over the budget, the run
 stops when it is spent and the model is then scored on the 10,000 test images.
 """
 
@@ -32,7 +32,7 @@ def _demo(args) -> int:
         cfg = TrainConfig(
             model=args.model, data=args.data, output=args.output or tmp, epochs=10, batch_size=args.batch_size,
             lr=args.lr, warmup_epochs=0.1, scale_min=0.5, weight_decay=0.05, label_smoothing=0.1, seed=args.seed,
-            time_budget=60 * args.minutes,
+            time_budget=60 * args.minutes, amp=True,
         )  # fmt: skip
         result = run(cfg)
     if result.last_eval is None:
