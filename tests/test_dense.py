@@ -43,6 +43,7 @@ def test_isotropic_backbone_all_levels_one_stride():
     backbone = visionmlp.create_model(
         "mixer_s4_32",
         embed_dim=32,
+        num_blocks=8,
         tokens_mlp_dim=16,
         channels_mlp_dim=64,
         dynamic_img_size=True,

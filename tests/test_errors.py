@@ -48,7 +48,7 @@ def test_bad_num_classes():
 
 def test_out_indices_out_of_range_names_range():
     with pytest.raises(ValueError, match=r"valid indices are 0\.\.7"):
-        visionmlp.create_model("mixer_s4_32", features_only=True, out_indices=[9])
+        visionmlp.create_model("mixer_s4_32", num_blocks=8, features_only=True, out_indices=[9])
 
 
 def test_out_indices_without_features_only():

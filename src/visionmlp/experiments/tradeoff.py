@@ -1,8 +1,9 @@
 """tradeoff: accuracy against measured CPU inference throughput and MACs for every family's small variant
 (``*_s*_28``): the Pareto plot the all-MLP papers draw against ViT and CNN baselines.
 
-Setup: every registered 28x28 small variant (~1.9-2.8 M parameters, *not* matched: each family's own small
-configuration is what is being placed on the trade-off), trained with the same budget; MACs counted by
+Setup: every registered 28x28 small variant (0.46-2.7 M parameters, *not* matched in parameters: each family's
+own small configuration is what is being placed on the trade-off; they cost about 30 M MACs each, ConvMLP's
+10 M aside), trained with the same budget; MACs counted by
 ``bench.flops.model_cost`` and inference throughput (float32, batch = the budget's batch size, median of the
 timed rounds) measured by the benchmark harness's ``bench.throughput`` on the trained model, one model at a
 time on the same threads.
@@ -14,7 +15,8 @@ all-MLP model is clearly dominated by a baseline; **inconclusive** otherwise.
 
 Small budget estimate (2 CPU threads): 15 models x 2 seeds x 150 steps of 64 images at ~20-300 img/s measured
 under a load of ~6 (DynaMixer and the ResNets slowest), i.e. ~3x that idle: about 30 min with evaluation and
-timing, the longest study; run it alone.
+timing, the longest study; run it alone. (Measured when the small variants cost 3-4x today's MACs: an upper
+bound.)
 """
 
 from __future__ import annotations

@@ -367,8 +367,9 @@ register_variant(
 )
 
 # Small CNNs for Fashion-MNIST (28x28, 1 channel) and CIFAR (32x32): 3x3 stride-1 stem, no max pool.
-# ResNet-18 at half width (~2.8 M); BiT at half width with 2, 2, 2, 1 units per stage (~2.4 M).
-_SMALL_RESNET = dict(block="basic", layers=(2, 2, 2, 2), widths=(32, 64, 128, 256), stem_width=32, cifar_stem=True)
-_SMALL_BIT = dict(layers=(2, 2, 2, 1), widths=(128, 256, 512, 1024), stem_width=32, cifar_stem=True)
+# ResNet-18 at quarter width (~0.70 M, ~29 M MACs at 28x28); BiT with one unit per stage and bottleneck widths
+# 32/32/64/128 (~0.53 M, ~37 M MACs), the narrowest its 32-group GroupNorm allows.
+_SMALL_RESNET = dict(block="basic", layers=(2, 2, 2, 2), widths=(16, 32, 64, 128), stem_width=16, cifar_stem=True)
+_SMALL_BIT = dict(layers=(1, 1, 1, 1), widths=(128, 128, 256, 512), stem_width=32, cifar_stem=True)
 register_small_variants("resnet_s2", ResNet, _SMALL_RESNET, family="resnet", tiny=_RESNET_TINY, any_size=True)
 register_small_variants("bit_s2", ResNetV2, _SMALL_BIT, family="bit", tiny=_BIT_TINY, any_size=True)

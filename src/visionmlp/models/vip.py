@@ -175,8 +175,8 @@ for _name, (_arch, _published, _cfg) in _VARIANTS.items():
     )
 
 # Small ViPs for Fashion-MNIST (28x28, 1 channel) and CIFAR (32x32): patch 4 gives a 7x7 / 8x8 grid, too small to
-# halve, so all 8 blocks run at one resolution; C = 168 is divisible by both sides (~2.5 M parameters).
-_SMALL = dict(layers=[2, 2, 2, 2], patch_size=4, embed_dims=[168] * 4, transitions=_NO_T, mlp_ratios=[3, 3, 3, 3])
+# halve, so all 5 blocks run at one resolution; C = 112 is divisible by both sides (~0.70 M parameters, ~31 M MACs).
+_SMALL = dict(layers=[2, 1, 1, 1], patch_size=4, embed_dims=[112] * 4, transitions=_NO_T, mlp_ratios=[3, 3, 3, 3])
 register_small_variants(
     "vip_s4",
     VisionPermutator,
