@@ -76,3 +76,8 @@ def _finish(fig, ax, path: Path, xlabel: str, ylabel: str, title: str) -> None:
         fig.savefig(tmp, format="png", dpi=120)
     fig.clf()
     _pyplot().close(fig)
+
+
+def top1_bars(path: Path, table: list[dict], title: str) -> None:
+    """One bar per arm: the test top-1 of a table with one row per arm."""
+    bars(path, [r["arm"] for r in table], {"test top-1": [r["test_top1"] for r in table]}, "test top-1 (%)", title)

@@ -16,7 +16,8 @@ from pathlib import Path
 import torch
 
 from ..utils.atomic import atomic_write_text
-from ._runner import Arm, Budget, Point, check_matched, train_arm
+from ._data import eval_set, train_set
+from ._runner import Arm, Budget, Point, aggregate, check_matched, train_arm
 
 HOLDS, FAILS, INCONCLUSIVE = "holds", "does not hold", "inconclusive"
 SCHEMA = "visionmlp.experiment/1"
@@ -48,12 +49,23 @@ class Context:
     log: Callable[[str], None]
 
 
+def train_every_arm(ctx: Context, arms: list[Arm]) -> list[dict]:
+    """Every arm trained on the training split from every seed and scored on the test split."""
+    return run_arms(ctx, arms, train_set(ctx.data), eval_set(ctx.data, "val", ctx.budget.eval_images))
+
+
+def top1_by_arm(runs: list[dict]) -> list[dict]:
+    """One row per arm: its test top-1 over the seeds."""
+    return aggregate(runs, ("arm",), ("test_top1",))
+
+
 @dataclass(frozen=True)
 class Study:
-    """One claim turned into runs. ``execute`` returns one dict per (arm, condition, seed);
-    ``summarise`` folds the seeds into a table of :class:`Point` rows; ``verdict`` applies ``rule`` to
-    that table; ``plot`` draws it. ``matched=False`` exempts a study from the parameter check (its
-    ``why_unmatched`` says why)."""
+    """One claim turned into runs. ``execute`` returns one dict per (arm, condition, seed) — by default
+    every arm trained and tested once per seed (:func:`train_every_arm`), for studies whose arms are the
+    only variable; ``summarise`` folds the seeds into a table of :class:`Point` rows (by default one row per
+    arm, :func:`top1_by_arm`); ``verdict`` applies ``rule`` to that table; ``plot`` draws it.
+    ``matched=False`` exempts a study from the parameter check (its ``why_unmatched`` says why)."""
 
     name: str
     claim: str
@@ -61,10 +73,10 @@ class Study:
     rule: str
     setup: str
     arms: Callable[[], list[Arm]]
-    execute: Callable[[Context], list[dict]]
-    summarise: Callable[[list[dict]], list[dict]]
     verdict: Callable[[list[dict]], Verdict]
     plot: Callable[[list[dict], Path], None]
+    execute: Callable[[Context], list[dict]] | None = None
+    summarise: Callable[[list[dict]], list[dict]] = top1_by_arm
     matched: bool = True
     why_unmatched: str = ""
 
@@ -85,7 +97,7 @@ def run_study(study: Study, budget: Budget, out: Path, seeds: int | None, data: 
     if len(ctx.seeds) < 2 and budget.name != "tiny":
         raise ValueError("a study needs at least 2 seeds: every point is a mean with its spread")
     start = time.perf_counter()
-    runs = study.execute(ctx)
+    runs = study.execute(ctx) if study.execute else train_every_arm(ctx, study.arms())
     table = study.summarise(runs)
     verdict = study.verdict(table)
     study.plot(table, out / f"{study.name}.png")

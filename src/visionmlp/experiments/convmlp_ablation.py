@@ -32,9 +32,8 @@ from torch import nn
 from ..layers.conv_nhwc import ConvNHWC
 from ..models.convmlp import ConvMLP
 from . import _plot
-from ._data import eval_set, train_set
-from ._runner import Arm, aggregate, ratio_matched_arms
-from ._study import FAILS, HOLDS, INCONCLUSIVE, Context, Study, Verdict, rule_of, run_arms
+from ._runner import Arm, ratio_matched_arms
+from ._study import FAILS, HOLDS, INCONCLUSIVE, Study, Verdict, rule_of
 
 BASE = dict(blocks=(1, 1, 1), dims=(32, 64, 128), channels=16, n_conv_blocks=1, img_size=28, in_chans=1,
             num_classes=10)  # fmt: skip
@@ -83,15 +82,6 @@ def arms() -> list[Arm]:
     return ratio_matched_arms({step[0]: partial(_build, step) for step in STEPS}, STEPS[-1][0], 2.0, RATIOS)
 
 
-def execute(ctx: Context) -> list[dict]:
-    test = eval_set(ctx.data, "val", ctx.budget.eval_images)
-    return run_arms(ctx, arms(), train_set(ctx.data), test)
-
-
-def summarise(runs: list[dict]) -> list[dict]:
-    return aggregate(runs, ("arm",), ("test_top1",))
-
-
 def verdict(table: list[dict]) -> Verdict:
     points = [row["test_top1"] for row in table]
     steps = list(zip(table, points, points[1:], strict=False))
@@ -105,8 +95,7 @@ def verdict(table: list[dict]) -> Verdict:
 
 
 def plot(table: list[dict], path: Path) -> None:
-    _plot.bars(path, [r["arm"] for r in table], {"test top-1": [r["test_top1"] for r in table]},
-               "test top-1 (%)", "ConvMLP: adding convolutions step by step")  # fmt: skip
+    _plot.top1_bars(path, table, "ConvMLP: adding convolutions step by step")
 
 
 STUDY = Study(
@@ -118,8 +107,6 @@ STUDY = Study(
     setup="Four ConvMLP variants (dims 32/64/128, one block per stage), adding conv downsampling, the depth-wise "
     "conv and the conv tokenizer + stage in turn; channel-MLP ratios re-fitted so all match the full model.",
     arms=arms,
-    execute=execute,
-    summarise=summarise,
     verdict=verdict,
     plot=plot,
 )

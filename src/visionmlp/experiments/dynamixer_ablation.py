@@ -29,9 +29,8 @@ from torch import nn
 from ..models._permutator import BranchReweightMixer, PermutatorNet
 from ..models.dynamixer import DynaMixerOp
 from . import _plot
-from ._data import eval_set, train_set
-from ._runner import Arm, aggregate, lookup, ratio_matched_arms
-from ._study import FAILS, HOLDS, INCONCLUSIVE, Context, Study, Verdict, rule_of, run_arms
+from ._runner import Arm, lookup, ratio_matched_arms
+from ._study import FAILS, HOLDS, INCONCLUSIVE, Study, Verdict, rule_of
 
 GRID, WIDTH, DEPTH = 7, 64, 4
 REFERENCE = dict(segments=8, reduced_dim=2, dynamic=True, shared=False)
@@ -96,15 +95,6 @@ def arms() -> list[Arm]:
     return ratio_matched_arms(builders, "reference", REF_RATIO, RATIOS)
 
 
-def execute(ctx: Context) -> list[dict]:
-    test = eval_set(ctx.data, "val", ctx.budget.eval_images)
-    return run_arms(ctx, arms(), train_set(ctx.data), test)
-
-
-def summarise(runs: list[dict]) -> list[dict]:
-    return aggregate(runs, ("arm",), ("test_top1",))
-
-
 def verdict(table: list[dict]) -> Verdict:
     ref, static, shared = (lookup(table, "test_top1", arm=a) for a in ("reference", "static", "shared"))
     reason = f"dynamic+separate {ref}, static {static}, shared {shared}"
@@ -116,8 +106,7 @@ def verdict(table: list[dict]) -> Verdict:
 
 
 def plot(table: list[dict], path: Path) -> None:
-    _plot.bars(path, [r["arm"] for r in table], {"test top-1": [r["test_top1"] for r in table]},
-               "test top-1 (%)", "DynaMixer ablations (reference: 8 segments, d=2, dynamic, separate)")  # fmt: skip
+    _plot.top1_bars(path, table, "DynaMixer ablations (reference: 8 segments, d=2, dynamic, separate)")
 
 
 STUDY = Study(
@@ -129,8 +118,6 @@ STUDY = Study(
     setup="One stage of 4 DynaMixer blocks (width 64, 7x7 tokens); one factor changed per arm from the reference "
     "(8 segments, d=2, dynamic, separate), channel-MLP ratios re-fitted to match parameters.",
     arms=arms,
-    execute=execute,
-    summarise=summarise,
     verdict=verdict,
     plot=plot,
 )

@@ -25,9 +25,8 @@ from ..factory import create_model
 from ..models.gmlp import SpatialGatingBlock
 from ..models.mixer import MixerBlock
 from . import _plot
-from ._data import eval_set, train_set
-from ._runner import Arm, aggregate, fit_to, lookup
-from ._study import FAILS, HOLDS, INCONCLUSIVE, Context, Study, Verdict, rule_of, run_arms
+from ._runner import Arm, fit_to, lookup
+from ._study import FAILS, HOLDS, INCONCLUSIVE, Study, Verdict, rule_of
 
 FAMILIES = ("mixer", "gmlp")
 RATIOS = tuple(1 + 0.25 * i for i in range(17))  # 1 .. 5
@@ -81,15 +80,6 @@ def arms() -> list[Arm]:
     ]
 
 
-def execute(ctx: Context) -> list[dict]:
-    test = eval_set(ctx.data, "val", ctx.budget.eval_images)
-    return run_arms(ctx, arms(), train_set(ctx.data), test)
-
-
-def summarise(runs: list[dict]) -> list[dict]:
-    return aggregate(runs, ("arm",), ("test_top1",))
-
-
 def verdict(table: list[dict]) -> Verdict:
     pairs = {f: (lookup(table, "test_top1", arm=f), lookup(table, "test_top1", arm=f"{f}-plain")) for f in FAMILIES}
     reason = "; ".join(f"{f} {res} with residuals, {plain} without" for f, (res, plain) in pairs.items())
@@ -116,8 +106,6 @@ STUDY = Study(
     setup="Mixer and gMLP, 8 blocks of width 64, each with and without the skip connections (same parameters "
     "and initialisation).",
     arms=arms,
-    execute=execute,
-    summarise=summarise,
     verdict=verdict,
     plot=plot,
 )
