@@ -55,6 +55,8 @@ def test_study_runs_at_tiny_budget(name, tmp_path, monkeypatch):
     report = (tmp_path / f"{name}.md").read_text()
     assert f"visionmlp experiment {name}" in report and doc["verdict"]["status"] in report
     assert report.count("\n| ") >= EXPECTED_ROWS[name] + len(doc["params"])
+    assert "*Preliminary: budget `tiny`" in report  # below the full budget a verdict says it is provisional
+    assert len(saved["machine"]["load_average"]) == 2 and "load average" in report
 
 
 def test_every_matched_study_is_matched():
@@ -74,6 +76,7 @@ def test_cli_and_index(tmp_path, capsys):
                  "--out", str(tmp_path)]) == 0  # fmt: skip
     index = (tmp_path / "README.md").read_text()
     assert "[report](permutation.md)" in index and index.count("| not yet run |") == len(STUDIES) - 1
+    assert "(preliminary) |" in index  # a tiny-budget verdict is not presented as the claim's
     assert main(["experiment", "permutation", "--budget", "small", "--seeds", "1", "--out", str(tmp_path)]) == 2
     assert "at least 2 seeds" in capsys.readouterr().err
 

@@ -7,6 +7,7 @@ claims table ``README.md`` from whatever JSON files the folder holds.
 from __future__ import annotations
 
 import json
+import os
 import platform
 import time
 from collections.abc import Callable
@@ -96,7 +97,7 @@ def run_study(study: Study, budget: Budget, out: Path, seeds: int | None, data: 
     ctx = Context(budget, tuple(range(budget.seeds if seeds is None else seeds)), data, log)
     if len(ctx.seeds) < 2 and budget.name != "tiny":
         raise ValueError("a study needs at least 2 seeds: every point is a mean with its spread")
-    start = time.perf_counter()
+    start, load_before = time.perf_counter(), os.getloadavg()[0]
     runs = study.execute(ctx) if study.execute else train_every_arm(ctx, study.arms())
     table = study.summarise(runs)
     verdict = study.verdict(table)
@@ -114,7 +115,12 @@ def run_study(study: Study, budget: Budget, out: Path, seeds: int | None, data: 
         "params": params,
         "command": command,
         "seconds": round(time.perf_counter() - start, 1),
-        "machine": {"torch": torch.__version__, "threads": torch.get_num_threads(), "cpu": platform.processor()},
+        "machine": {
+            "torch": torch.__version__,
+            "threads": torch.get_num_threads(),
+            "cpu": platform.processor(),
+            "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+        },
         "table": [{k: v.to_dict() if isinstance(v, Point) else v for k, v in row.items()} for row in table],
         "runs": runs,
     }
@@ -127,11 +133,14 @@ def _markdown(study: Study, doc: dict, table: list[dict]) -> str:
     budget = doc["budget"]
     models = "\n".join(f"| {label} | {n:,} |" for label, n in doc["params"].items())
     matching = "matched within ±10% (checked before training)" if study.matched else study.why_unmatched
+    load = doc["machine"].get("load_average")
+    load = f" (1-minute load average {load[0]} at the start, {load[1]} at the end)" if load else ""
     return f"""# {study.name}
 
 **Claim** ({study.source}): {study.claim}
 
 **Verdict: {doc["verdict"]["status"]}.** {doc["verdict"]["reason"]}
+{_preliminary(budget["name"])}
 
 Rule: {study.rule}
 
@@ -161,8 +170,18 @@ Parameters: {matching}.
 {doc["command"]}
 ```
 
-{doc["seconds"]:.0f} s on {doc["machine"]["threads"]} threads, torch {doc["machine"]["torch"]}.
+{doc["seconds"]:.0f} s on {doc["machine"]["threads"]} threads{load}, torch {doc["machine"]["torch"]}.
 """
+
+
+def _preliminary(budget: str) -> str:
+    """The caveat a report below the ``full`` budget carries: its verdict is of short training, not the claim's."""
+    if budget == "full":
+        return ""
+    return (
+        f"\n*Preliminary: budget `{budget}`, a fraction of the training the claim is about; the verdict "
+        "stands only for this short schedule until the same command runs with `--budget full`.*\n"
+    )
 
 
 def _table(table: list[dict]) -> str:
@@ -184,7 +203,7 @@ def write_index(out: Path, studies: list[Study], base_command: str = "visionmlp 
             doc = json.loads(path.read_text(encoding="utf-8"))
             verdict = doc["verdict"]
             result = f"{verdict['reason']} ([report]({study.name}.md), budget {doc['budget']['name']})"
-            status = verdict["status"]
+            status = verdict["status"] if doc["budget"]["name"] == "full" else f"{verdict['status']} (preliminary)"
         else:
             result, status = f"not yet run; {command}", "not yet run"
         rows.append(f"| {study.claim} | {study.source} | {result} | {status} |")
