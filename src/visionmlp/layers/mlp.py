@@ -2,6 +2,8 @@
 
 from torch import nn
 
+from .linear import Linear
+
 
 class Mlp(nn.Module):
     """Linear -> activation -> dropout -> Linear -> dropout.
@@ -22,10 +24,10 @@ class Mlp(nn.Module):
     ):
         super().__init__()
         out_features = out_features or in_features
-        self.fc1 = nn.Linear(in_features, hidden_features, bias=bias)
+        self.fc1 = Linear(in_features, hidden_features, bias=bias)
         self.act = act_layer() if act_layer is not None else nn.GELU(approximate=gelu_approximate)
         self.drop1 = nn.Dropout(drop)
-        self.fc2 = nn.Linear(hidden_features, out_features, bias=bias)
+        self.fc2 = Linear(hidden_features, out_features, bias=bias)
         self.drop2 = nn.Dropout(drop)
 
     def forward(self, x):

@@ -15,6 +15,7 @@ from torch.utils.checkpoint import checkpoint
 
 from ..layers import PatchEmbed, trunc_normal_
 from ..layers._helpers import to_2tuple
+from ..layers.linear import Linear
 from ._features import FeatureInfo, resolve_indices
 
 
@@ -110,7 +111,7 @@ class VisionModel(nn.Module):
             return nn.Identity()
         ref = next(self.parameters(), None)
         kwargs = {"device": ref.device, "dtype": ref.dtype} if ref is not None else {}
-        head = nn.Linear(self.num_features, num_classes, **kwargs)
+        head = Linear(self.num_features, num_classes, **kwargs)
         self.init_head(head)
         return head
 

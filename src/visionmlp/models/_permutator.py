@@ -19,6 +19,7 @@ from torch import nn
 from ..layers import DropPath, Mlp, PatchEmbed, trunc_normal_
 from ..layers._helpers import to_2tuple
 from ..layers.drop import drop_path_rates
+from ..layers.linear import Linear
 from ._base import VisionModel
 from ._features import FeatureInfo
 
@@ -36,9 +37,9 @@ class BranchReweightMixer(nn.Module):
 
     def __init__(self, dim: int, qkv_bias: bool = False):
         super().__init__()
-        self.mlp_c = nn.Linear(dim, dim, bias=qkv_bias)
+        self.mlp_c = Linear(dim, dim, bias=qkv_bias)
         self.reweight = Mlp(dim, dim // 4, 3 * dim)
-        self.proj = nn.Linear(dim, dim)
+        self.proj = Linear(dim, dim)
 
     def mix_height(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError

@@ -17,13 +17,13 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..layers import DropPath, Mlp
 from ..layers._helpers import to_2tuple
 from ..layers.conv_nhwc import ConvNHWC
 from ..layers.drop import drop_path_rates
+from ..layers.linear import Linear, linear
 from ..layers.shift import cycle_offsets, shift_channels
 from ._channels_last import ChannelsLastStages
 from ._features import FeatureInfo
@@ -52,7 +52,7 @@ class CycleFC(nn.Module):
         nn.init.uniform_(self.bias, -1 / math.sqrt(in_channels), 1 / math.sqrt(in_channels))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, H, W, C)
-        return F.linear(shift_channels(x, self.offsets), self.weight.flatten(1), self.bias)
+        return linear(shift_channels(x, self.offsets), self.weight.flatten(1), self.bias)
 
     def extra_repr(self) -> str:
         return f"{self.weight.shape[1]}, {self.weight.shape[0]}, kernel_size={self.kernel_size}"
@@ -64,11 +64,11 @@ class CycleMlp(nn.Module):
 
     def __init__(self, dim: int, proj_drop: float = 0.0):
         super().__init__()
-        self.mlp_c = nn.Linear(dim, dim, bias=False)
+        self.mlp_c = Linear(dim, dim, bias=False)
         self.sfc_h = CycleFC(dim, dim, (1, 3))
         self.sfc_w = CycleFC(dim, dim, (3, 1))
         self.reweight = Mlp(dim, dim // 4, dim * 3)
-        self.proj = nn.Linear(dim, dim)
+        self.proj = Linear(dim, dim)
         self.proj_drop = nn.Dropout(proj_drop)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, H, W, C)

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..layers.linear import Linear
 from ..layers.resample import resample_1d_axis
 from ._permutator import BranchReweightMixer, PermutatorNet
 from ._registry import (
@@ -41,9 +42,9 @@ class DynaMixerOp(nn.Module):
         if dim % num_heads:
             raise ValueError(f"num_heads {num_heads} must divide the stage width {dim}")
         self.seq_len, self.num_heads, self.reduced_dim = seq_len, num_heads, reduced_dim
-        self.compress = nn.Linear(dim, num_heads * reduced_dim)
-        self.generate = nn.Linear(seq_len * reduced_dim, seq_len * seq_len)
-        self.out = nn.Linear(dim, dim)
+        self.compress = Linear(dim, num_heads * reduced_dim)
+        self.generate = Linear(seq_len * reduced_dim, seq_len * seq_len)
+        self.out = Linear(dim, dim)
 
     def _generate_for(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
         weight, bias = self.generate.weight, self.generate.bias

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from ..layers import DropPath, lecun_normal_
+from ..layers.linear import Linear
 from ..layers.token_linear import TokenLinear
 from ._isotropic import PatchTokenModel
 from ._registry import (
@@ -51,11 +52,11 @@ class GatedMlp(nn.Module):
 
     def __init__(self, dim: int, hidden: int, grid: tuple[int, int], drop: float = 0.0):
         super().__init__()
-        self.fc1 = nn.Linear(dim, hidden)
+        self.fc1 = Linear(dim, hidden)
         self.act = nn.GELU()
         self.drop1 = nn.Dropout(drop)
         self.gate = SpatialGatingUnit(hidden, grid)
-        self.fc2 = nn.Linear(hidden // 2, dim)
+        self.fc2 = Linear(hidden // 2, dim)
         self.drop2 = nn.Dropout(drop)
 
     def forward(self, x: torch.Tensor, grid: tuple[int, int] | None = None) -> torch.Tensor:

@@ -16,6 +16,7 @@ from torch import nn
 from ..layers import DropPath, Mlp, trunc_normal_
 from ..layers._helpers import to_2tuple
 from ..layers.drop import drop_path_rates
+from ..layers.linear import Linear
 from ..layers.shift import quad_offsets, shift_channels
 from ._base import VisionModel
 from ._features import FeatureInfo
@@ -32,9 +33,9 @@ class SpatialShiftMlp(nn.Module):
 
     def __init__(self, dim: int):
         super().__init__()
-        self.fc1 = nn.Linear(dim, dim)
+        self.fc1 = Linear(dim, dim)
         self.act = nn.GELU()
-        self.fc2 = nn.Linear(dim, dim)
+        self.fc2 = Linear(dim, dim)
         self.register_buffer("offsets", quad_offsets(dim), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, H, W, C)

@@ -21,6 +21,7 @@ from ..layers import DropPath, Mlp
 from ..layers._helpers import to_2tuple
 from ..layers.conv_nhwc import ConvNHWC
 from ..layers.drop import drop_path_rates
+from ..layers.linear import Linear
 from ..layers.shift import quad_offsets, shift_channels
 from ._channels_last import ChannelsLastStages
 from ._features import FeatureInfo
@@ -38,9 +39,9 @@ class SplitAttention(nn.Module):
     def __init__(self, dim: int, k: int = 3, hidden: int | None = None):
         super().__init__()
         self.k = k
-        self.mlp1 = nn.Linear(dim, hidden or dim // 4, bias=False)
+        self.mlp1 = Linear(dim, hidden or dim // 4, bias=False)
         self.act = nn.GELU()
-        self.mlp2 = nn.Linear(hidden or dim // 4, dim * k, bias=False)
+        self.mlp2 = Linear(hidden or dim // 4, dim * k, bias=False)
 
     def forward(self, x_all: torch.Tensor) -> torch.Tensor:  # x_all: (B, K, H, W, C)
         b, k, _, _, c = x_all.shape
@@ -54,9 +55,9 @@ class S2Attention(nn.Module):
 
     def __init__(self, dim: int):
         super().__init__()
-        self.mlp1 = nn.Linear(dim, dim * 3)
+        self.mlp1 = Linear(dim, dim * 3)
         self.split_attention = SplitAttention(dim, k=3)
-        self.mlp2 = nn.Linear(dim, dim)
+        self.mlp2 = Linear(dim, dim)
         self.register_buffer("offsets1", quad_offsets(dim, first_axis=0), persistent=False)
         self.register_buffer("offsets2", quad_offsets(dim, first_axis=1), persistent=False)
 

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..layers.linear import Linear
 from ..layers.resample import resample_1d_axis
 from ._permutator import BranchReweightMixer, PermutatorNet
 from ._registry import (
@@ -43,8 +44,8 @@ class WeightedPermuteMlp(BranchReweightMixer):
             raise ValueError(f"segment_dim {segment_dim} must divide the stage width {dim}")
         self.segment_dim = segment_dim
         self.seg_chs = dim // segment_dim  # S
-        self.mlp_h = nn.Linear(dim, dim, bias=qkv_bias)
-        self.mlp_w = nn.Linear(dim, dim, bias=qkv_bias)
+        self.mlp_h = Linear(dim, dim, bias=qkv_bias)
+        self.mlp_w = Linear(dim, dim, bias=qkv_bias)
 
     def _along(self, linear: nn.Linear, n: int) -> tuple[torch.Tensor, torch.Tensor | None]:
         """``linear``'s weight (and bias) for ``n`` tokens along its axis."""

@@ -1,0 +1,46 @@
+"""The Linear layer of every family: ``nn.Linear``'s weights and maths, with float32 on CPU computed by
+oneDNN's 1x1 convolution instead of the BLAS matrix product.
+
+Why: on the project's CPU (AMD EPYC, AVX-512) PyTorch's float32 ``addmm`` reaches about 125-195 GFLOP/s on
+channel-MLP shapes, where oneDNN's channels-last 1x1 convolution over the same rows reaches 205-420, forward
+and backward alike (``python scripts/bench_linear.py``). The rows of ``x`` become the spatial positions of a
+(1, C, M, 1) channels-last view, so no data moves. bfloat16, autocast, other devices and ONNX export keep
+``F.linear``, where the convolution is not faster or not wanted in an exported graph.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def conv_is_faster(x: torch.Tensor) -> bool:
+    """Whether :func:`linear_as_conv` is the faster way to apply a Linear to ``x``."""
+    return (
+        x.device.type == "cpu"
+        and x.dtype == torch.float32
+        and x.numel() > 0
+        and not torch.is_autocast_enabled("cpu")
+        and not torch.onnx.is_in_onnx_export()
+    )
+
+
+def linear_as_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """``F.linear(x, weight, bias)`` as a 1x1 convolution of the rows of ``x`` (same result to rounding)."""
+    lead, channels = x.shape[:-1], x.shape[-1]
+    rows = x.reshape(1, -1, 1, channels).permute(0, 3, 1, 2)  # (1, C, M, 1), channels-last in memory
+    out = F.conv2d(rows, weight[:, :, None, None], bias)
+    return out.permute(0, 2, 3, 1).reshape(*lead, weight.shape[0])
+
+
+def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """``F.linear``, computed by :func:`linear_as_conv` where that is faster."""
+    return linear_as_conv(x, weight, bias) if conv_is_faster(x) else F.linear(x, weight, bias)
+
+
+class Linear(nn.Linear):
+    """``nn.Linear`` (same parameters, names and initialisation) computed by :func:`linear`."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return linear(x, self.weight, self.bias)

@@ -1,0 +1,67 @@
+"""``layers.linear``: the float32 CPU Linear computed as a 1x1 convolution must be ``F.linear`` (values and
+gradients), and must stand aside where it is not the faster or the exportable path."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import visionmlp
+from visionmlp.layers import linear as linear_module
+from visionmlp.layers.linear import Linear, conv_is_faster, linear_as_conv
+from visionmlp.models import get_entry
+
+
+@pytest.mark.parametrize("shape", [(5, 12), (2, 7, 12), (2, 3, 4, 12)])
+@pytest.mark.parametrize("bias", [True, False])
+def test_conv_path_equals_f_linear_forward_and_backward(shape, bias):
+    torch.manual_seed(0)
+    layer = Linear(12, 9, bias=bias)
+    params = [p for p in layer.parameters()]
+    x = torch.randn(*shape, requires_grad=True)
+    grad = torch.randn(*shape[:-1], 9)
+    results = []
+    for fn in (linear_as_conv, F.linear):
+        out = fn(x, layer.weight, layer.bias)
+        results.append((out, torch.autograd.grad(out, [x, *params], grad)))
+    (out, grads), (ref, ref_grads) = results
+    assert out.shape == ref.shape and out.is_contiguous()
+    torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-6)
+    for g, r in zip(grads, ref_grads, strict=True):
+        torch.testing.assert_close(g, r, rtol=1e-5, atol=1e-5)
+
+
+def test_conv_path_takes_strided_rows():
+    torch.manual_seed(0)
+    layer = Linear(6, 4)
+    x = torch.randn(3, 6, 5).transpose(1, 2)  # (3, 5, 6), a strided view
+    torch.testing.assert_close(layer(x), F.linear(x, layer.weight, layer.bias), rtol=1e-5, atol=1e-6)
+
+
+def test_dispatch_only_for_float32_cpu_without_autocast():
+    x = torch.randn(4, 8)
+    assert conv_is_faster(x)
+    assert not conv_is_faster(x.bfloat16()) and not conv_is_faster(x.double())
+    assert not conv_is_faster(torch.empty(0, 8))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert not conv_is_faster(x)
+
+
+def test_linear_routes_float32_through_the_conv_and_keeps_nn_linear_state(monkeypatch):
+    calls = []
+    monkeypatch.setattr(linear_module, "linear_as_conv", lambda *a: calls.append(a[0].dtype) or F.linear(*a))
+    layer = Linear(8, 3)
+    layer(torch.randn(2, 8))
+    layer.bfloat16()(torch.randn(2, 8, dtype=torch.bfloat16))
+    assert calls == [torch.float32]  # bfloat16 stayed on F.linear
+    assert isinstance(layer, torch.nn.Linear) and set(layer.state_dict()) == {"weight", "bias"}
+
+
+def test_whole_model_matches_the_matmul_path(monkeypatch):
+    """A model built of these Linears gives the same logits with the conv path on and off."""
+    torch.manual_seed(0)
+    model = visionmlp.create_model("mixer_s16_224", **get_entry("mixer_s16_224").tiny).eval()
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        fast = model(x)
+        monkeypatch.setattr(linear_module, "conv_is_faster", lambda _x: False)
+        torch.testing.assert_close(fast, model(x), rtol=1e-5, atol=1e-5)
