@@ -60,15 +60,61 @@ def test_axial_shift_matches_official_torch_shift(channels, shift_size):
         torch.testing.assert_close(ours, _torch_shift_reference(x, shift_size, dim), rtol=0, atol=0)
 
 
+def _conv(conv, x):
+    return F.conv2d(x, conv.weight, conv.bias)
+
+
+def _gn(norm, x):
+    return F.group_norm(x, 1, norm.weight, norm.bias, norm.eps)
+
+
+def _axial_shift_reference(mod, x):
+    """The official ``AxialShift.forward`` on an NCHW map, with ``mod``'s weights."""
+    x = F.gelu(_gn(mod.norm1, _conv(mod.conv1, x)))
+    lr = F.gelu(_conv(mod.conv2_1, _torch_shift_reference(x, mod.shift_size, 3)))
+    td = F.gelu(_conv(mod.conv2_2, _torch_shift_reference(x, mod.shift_size, 2)))
+    return _conv(mod.conv3, _gn(mod.norm2, lr + td))
+
+
+def _asmlp_reference(model, x):
+    """The official AS-MLP forward (NCHW maps, 1x1 convs, padded merging) with ``model``'s weights."""
+    p = model.stem.patch_size
+    x = F.pad(x, (0, -x.shape[-1] % p, 0, -x.shape[-2] % p))
+    x = _gn(model.stem.norm, F.conv2d(x, model.stem.proj.weight, model.stem.proj.bias, stride=p))
+    for stage in model.stages:
+        if not isinstance(stage.downsample, torch.nn.Identity):
+            x = F.pad(x, (0, x.shape[-1] % 2, 0, x.shape[-2] % 2))
+            x = torch.cat([x[..., 0::2, 0::2], x[..., 1::2, 0::2], x[..., 0::2, 1::2], x[..., 1::2, 1::2]], 1)
+            x = _conv(stage.downsample.reduction, _gn(stage.downsample.norm, x))
+        for block in stage.blocks:
+            x = x + _axial_shift_reference(block.axial_shift, _gn(block.norm1, x))
+            h = F.gelu(_conv(block.mlp.fc1, _gn(block.norm2, x)))
+            x = x + _conv(block.mlp.fc2, h)
+    return _gn(model.norm, x)
+
+
 def test_axial_shift_module_uses_both_axes():
     torch.manual_seed(0)
     mod = AxialShift(10, 5).eval()
     x = _randn(1, 10, 6, 7)
     with torch.no_grad():
-        h = mod.actn(mod.norm1(mod.conv1(x)))
-        lr = mod.actn(mod.conv2_1(_torch_shift_reference(h, 5, 3)))
-        td = mod.actn(mod.conv2_2(_torch_shift_reference(h, 5, 2)))
-        torch.testing.assert_close(mod(x), mod.conv3(mod.norm2(lr + td)))
+        ours = mod(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)  # the module works on (B, H, W, C)
+        torch.testing.assert_close(ours, _axial_shift_reference(mod, x))
+
+
+def test_asmlp_channels_last_model_matches_official_nchw_equations():
+    """The model runs channels-last with 1x1 convs as matmuls; the official NCHW computation with the same
+    weights must give the same map, on an odd non-square input that exercises every padding."""
+    torch.manual_seed(0)
+    model = visionmlp.create_model("asmlp_t", **get_entry("asmlp_t").tiny).eval()
+    for module in model.modules():  # non-trivial norm affines, so a wrong layout cannot hide behind 1 and 0
+        if isinstance(module, torch.nn.GroupNorm):
+            torch.nn.init.normal_(module.weight, 1.0, 0.2)
+            torch.nn.init.normal_(module.bias, 0.0, 0.2)
+    x = _randn(2, 3, 45, 70)
+    with torch.no_grad():
+        ours = model.forward_features(x)
+        torch.testing.assert_close(ours, _asmlp_reference(model, x), rtol=1e-5, atol=1e-5)
 
 
 def _spatial_shift1(x):

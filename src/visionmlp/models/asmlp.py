@@ -8,9 +8,12 @@ works. Built as the official code (``svip-lab/AS-MLP`` ``models/as_mlp.py``): NC
 GroupNorm with one group as the norm everywhere; the official CuPy shift kernel is replaced by the same
 zero-padded shift done with ``gather`` (``layers.shift``). Inputs whose sides are not multiples of the
 patch size, and odd maps before a patch merging, are zero-padded at the bottom/right as in the Swin
-detection backbones. State-dict differences from the official code: ``layers.{i}`` -> ``stages.{i}``,
-``layers.{i}.downsample`` -> ``stages.{i+1}.downsample`` (merging starts the next stage here), and
-``patch_embed`` -> ``stem``.
+detection backbones. Unlike the official code the maps are kept channels-last, (B, H, W, C), from the
+stem to the final norm: the shift then needs no layout copy and every 1x1 conv runs oneDNN's channels-last
+kernel (faster than both the NCHW conv and a matmul on CPU, in float32 and bfloat16); ``forward_features``
+and the feature maps are returned as NCHW views. State-dict differences from the official code:
+``layers.{i}`` -> ``stages.{i}``, ``layers.{i}.downsample`` -> ``stages.{i+1}.downsample`` (merging starts
+the next stage here), and ``patch_embed`` -> ``stem``.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from torch import nn
 
 from ..layers import DropPath
 from ..layers._helpers import to_2tuple
+from ..layers.conv_nhwc import ConvNHWC
 from ..layers.drop import drop_path_rates
 from ..layers.shift import axial_offsets, shift_channels
 from ._base import VisionModel
@@ -33,25 +37,35 @@ from ._registry import (
 )
 
 
-def group_norm(dim: int) -> nn.GroupNorm:
-    """The official ``MyNorm``: GroupNorm with one group (normalises over C, H and W per image)."""
-    return nn.GroupNorm(1, dim)
+class GroupNormNHWC(nn.GroupNorm):
+    """The official ``MyNorm`` (GroupNorm with one group: normalises over C, H and W per image) on a
+    channels-last map (B, H, W, C). PyTorch's GroupNorm kernels take the channels-last NCHW view as it is."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
 
 
-def _pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
-    """Zero-pad an NCHW map at the bottom/right so that H and W are multiples of ``multiple``."""
-    pad_h, pad_w = -x.shape[-2] % multiple, -x.shape[-1] % multiple
-    return F.pad(x, (0, pad_w, 0, pad_h)) if pad_h or pad_w else x
+def group_norm(dim: int) -> GroupNormNHWC:
+    return GroupNormNHWC(1, dim)
+
+
+def _pad_to_multiple(x: torch.Tensor, multiple: int, channels_last: bool) -> torch.Tensor:
+    """Zero-pad a map at the bottom/right so that H and W are multiples of ``multiple``."""
+    h_dim = 1 if channels_last else 2
+    pad_h, pad_w = -x.shape[h_dim] % multiple, -x.shape[h_dim + 1] % multiple
+    if not (pad_h or pad_w):
+        return x
+    return F.pad(x, (0, 0, 0, pad_w, 0, pad_h) if channels_last else (0, pad_w, 0, pad_h))
 
 
 class ConvMlp(nn.Module):
-    """The official channel MLP on NCHW maps: Conv1x1 -> GELU -> Conv1x1 (names fc1/fc2)."""
+    """The official channel MLP: Conv1x1 -> GELU -> Conv1x1 (names fc1/fc2), on (B, H, W, C) maps."""
 
     def __init__(self, dim: int, hidden: int, drop: float = 0.0):
         super().__init__()
-        self.fc1 = nn.Conv2d(dim, hidden, 1)
+        self.fc1 = ConvNHWC(dim, hidden, 1)
         self.act = nn.GELU()
-        self.fc2 = nn.Conv2d(hidden, dim, 1)
+        self.fc2 = ConvNHWC(hidden, dim, 1)
         self.drop = nn.Dropout(drop)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -66,24 +80,20 @@ class AxialShift(nn.Module):
         if shift_size < 1 or shift_size % 2 == 0:
             raise ValueError(f"shift_size must be a positive odd number, got {shift_size}")
         self.shift_size = shift_size
-        self.conv1 = nn.Conv2d(dim, dim, 1, bias=as_bias)
-        self.conv2_1 = nn.Conv2d(dim, dim, 1, bias=as_bias)
-        self.conv2_2 = nn.Conv2d(dim, dim, 1, bias=as_bias)
-        self.conv3 = nn.Conv2d(dim, dim, 1, bias=as_bias)
+        self.conv1 = ConvNHWC(dim, dim, 1, bias=as_bias)
+        self.conv2_1 = ConvNHWC(dim, dim, 1, bias=as_bias)
+        self.conv2_2 = ConvNHWC(dim, dim, 1, bias=as_bias)
+        self.conv3 = ConvNHWC(dim, dim, 1, bias=as_bias)
         self.actn = nn.GELU()
         self.norm1 = group_norm(dim)
         self.norm2 = group_norm(dim)
         self.register_buffer("offsets_lr", axial_offsets(dim, shift_size, axis=1), persistent=False)
         self.register_buffer("offsets_td", axial_offsets(dim, shift_size, axis=0), persistent=False)
 
-    def _shift(self, x: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
-        # (B, C, H, W) -> channels-last for the shift -> back; a view each way.
-        return shift_channels(x.permute(0, 2, 3, 1), offsets).permute(0, 3, 1, 2)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, C, H, W)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, H, W, C)
         x = self.actn(self.norm1(self.conv1(x)))
-        x_lr = self.actn(self.conv2_1(self._shift(x, self.offsets_lr)))
-        x_td = self.actn(self.conv2_2(self._shift(x, self.offsets_td)))
+        x_lr = self.actn(self.conv2_1(shift_channels(x, self.offsets_lr)))
+        x_td = self.actn(self.conv2_2(shift_channels(x, self.offsets_td)))
         return self.conv3(self.norm2(x_lr + x_td))
 
     def extra_repr(self) -> str:
@@ -112,16 +122,17 @@ class PatchMerging(nn.Module):
     def __init__(self, dim: int):
         super().__init__()
         self.norm = group_norm(4 * dim)
-        self.reduction = nn.Conv2d(4 * dim, 2 * dim, 1, bias=False)
+        self.reduction = ConvNHWC(4 * dim, 2 * dim, 1, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = _pad_to_multiple(x, 2)
-        x = torch.cat([x[..., 0::2, 0::2], x[..., 1::2, 0::2], x[..., 0::2, 1::2], x[..., 1::2, 1::2]], dim=1)
-        return self.reduction(self.norm(x))  # (B, 4C, H/2, W/2) -> (B, 2C, H/2, W/2)
+        x = _pad_to_multiple(x, 2, channels_last=True)
+        x = torch.cat([x[:, 0::2, 0::2], x[:, 1::2, 0::2], x[:, 0::2, 1::2], x[:, 1::2, 1::2]], dim=-1)
+        return self.reduction(self.norm(x))  # (B, H/2, W/2, 4C) -> (B, H/2, W/2, 2C)
 
 
 class PatchEmbed(nn.Module):
-    """Non-overlapping Conv patch x patch, then GroupNorm (the official ``patch_norm=True``)."""
+    """Non-overlapping Conv patch x patch, then GroupNorm (the official ``patch_norm=True``): NCHW image in,
+    (B, H, W, C) map out."""
 
     def __init__(self, patch_size: int, in_chans: int, dim: int):
         super().__init__()
@@ -130,7 +141,8 @@ class PatchEmbed(nn.Module):
         self.norm = group_norm(dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.norm(self.proj(_pad_to_multiple(x, self.patch_size)))
+        x = self.proj(_pad_to_multiple(x, self.patch_size, channels_last=False))
+        return self.norm(x.permute(0, 2, 3, 1).contiguous())
 
 
 class AsStage(nn.Module):
@@ -143,7 +155,7 @@ class AsStage(nn.Module):
 class ASMLP(VisionModel):
     """AS-MLP with the official hyper-parameter names (``embed_dim``, ``depths``, ``shift_size``,
     ``mlp_ratio``, ``as_bias``). Stage i has ``embed_dim * 2**i`` channels at stride ``patch_size * 2**i``.
-    ``forward_features`` returns the normalised NCHW map of the last stage.
+    ``forward_features`` returns the normalised map of the last stage as an NCHW view (channels-last memory).
     """
 
     def __init__(
@@ -204,7 +216,7 @@ class ASMLP(VisionModel):
         x = self.pos_drop(self.stem(x))
         for stage in self.stages:
             x = self._run_stage(stage, x)
-        return self.norm(x)
+        return self.norm(x).permute(0, 3, 1, 2)
 
     def pool(self, x: torch.Tensor) -> torch.Tensor:
         return x.mean(dim=(2, 3))
@@ -216,7 +228,7 @@ class ASMLP(VisionModel):
         for i, stage in enumerate(self.stages[: indices[-1] + 1]):
             x = self._run_stage(stage, x)
             if i in indices:
-                out.append(x)
+                out.append(x.permute(0, 3, 1, 2))
         return out
 
 
