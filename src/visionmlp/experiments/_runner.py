@@ -23,6 +23,7 @@ from torch import nn
 from ..data import ImageDataset
 from ..train import TrainConfig, Trainer, evaluate
 from ..train.checkpoint import seed_everything
+from ..train.distributed import DistContext
 from ._data import Resampled, eval_loader
 
 PARAM_TOLERANCE = 0.10
@@ -128,10 +129,11 @@ def train_arm(
     arm: Arm, train_set: ImageDataset, test_set: ImageDataset, budget: Budget, seed: int, log=None
 ) -> Trained:
     """Train ``arm`` from ``seed`` for ``budget.steps`` steps on ``train_set`` (cycled as often as the
-    steps need) and score it on ``test_set``, with the library's ``Trainer`` (AdamW, warm-up + cosine)."""
+    steps need) and score it on ``test_set``, with the library's ``Trainer`` (AdamW, warm-up + cosine), on
+    the GPU when there is one (the model stays there)."""
     cfg = TrainConfig(
         model=arm.label, epochs=1, batch_size=budget.batch_size, lr=budget.lr, warmup_epochs=0.1, seed=seed,
-        workers=budget.workers, progress=False, device="cpu",
+        workers=budget.workers, progress=False, device="auto",
     )  # fmt: skip
     seed_everything(seed)
     model = arm.build()
@@ -142,8 +144,9 @@ def train_arm(
 
 
 def accuracy(model: nn.Module, dataset: ImageDataset, budget: Budget) -> float:
-    """Top-1 of ``model`` on ``dataset`` (with its own transform)."""
-    return evaluate(model, eval_loader(dataset, budget.batch_size), len(dataset.classes)).top1
+    """Top-1 of ``model`` on ``dataset`` (with its own transform), on the device the model is on."""
+    ctx = DistContext(device=next(model.parameters()).device)
+    return evaluate(model, eval_loader(dataset, budget.batch_size), len(dataset.classes), ctx).top1
 
 
 def _quiet(_message: str) -> None:

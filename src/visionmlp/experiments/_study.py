@@ -180,7 +180,7 @@ def _preliminary(budget: str) -> str:
         return ""
     return (
         f"\n*Preliminary: budget `{budget}`, a fraction of the training the claim is about; the verdict "
-        "stands only for this short schedule until the same command runs with `--budget full`.*\n"
+        "stands only for this short schedule until the same command runs with `--budget full`.*"
     )
 
 
