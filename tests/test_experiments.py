@@ -26,6 +26,7 @@ from visionmlp.experiments import (
     write_index,
 )
 from visionmlp.experiments._data import PatchPermutation
+from visionmlp.experiments._study import _table
 
 # rows of each study's table at the tiny budget
 EXPECTED_ROWS = {
@@ -79,6 +80,20 @@ def test_cli_and_index(tmp_path, capsys):
     assert "(preliminary) |" in index  # a tiny-budget verdict is not presented as the claim's
     assert main(["experiment", "permutation", "--budget", "small", "--seeds", "1", "--out", str(tmp_path)]) == 2
     assert "at least 2 seeds" in capsys.readouterr().err
+    # --render rewrites the report and plot from the JSON alone, exactly as the run wrote them
+    report, plot = tmp_path / "permutation.md", tmp_path / "permutation.png"
+    written = report.read_text()
+    report.unlink()
+    plot.unlink()
+    assert main(["experiment", "permutation", "--render", "--out", str(tmp_path)]) == 0
+    assert report.read_text() == written and plot.is_file()
+    assert main(["experiment", "residual", "--render", "--out", str(tmp_path)]) == 2  # nothing saved to render
+    assert "run `visionmlp experiment residual` first" in capsys.readouterr().err
+
+
+def test_rates_and_costs_are_not_printed_as_percentages():
+    row = {"arm": "m", "test_top1": Point.of([0.5, 0.7]), "img_per_s": Point.of([1000.0, 1200.0])}
+    assert "| m | 60.00 ± 14.14 | 1100 ± 141 |" in _table([row], plain_columns=("img_per_s",))
 
 
 def test_committed_index_lists_every_claim(tmp_path):

@@ -2,7 +2,8 @@
 
 Writes ``<name>.md``, ``<name>.png`` and ``<name>.json`` into ``--out`` and refreshes the claims table
 ``README.md`` there. ``--budget tiny`` proves the pipeline in seconds, ``small`` fits in 30 minutes on 2 CPU
-cores, ``full`` is what committed results use.
+cores, ``full`` is what the claims are judged at. ``--render`` rewrites the report and plot from the saved JSON
+without training.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
-from ..experiments import BUDGETS, STUDIES, run_study, write_index
+from ..experiments import BUDGETS, STUDIES, render_study, run_study, write_index
 
 
 def register(sub) -> None:
@@ -21,6 +22,7 @@ def register(sub) -> None:
     p.add_argument("--out", default="docs/results", help="report folder (default: docs/results)")
     p.add_argument("--seeds", type=int, default=None, help="seeds per point (default: the budget's, at least 2)")
     p.add_argument("--data", default="fashion-mnist", help="fashion-mnist, synthetic, or a Fashion-MNIST folder")
+    p.add_argument("--render", action="store_true", help="rewrite the report and plot from the saved JSON, no training")
     p.set_defaults(func=_run)
 
 
@@ -28,6 +30,10 @@ def _run(args) -> int:
     out = Path(args.out)
     names = list(STUDIES) if args.name == "all" else [args.name]
     for name in names:
+        if args.render:
+            doc = render_study(STUDIES[name], out)
+            print(f"{name}: {doc['verdict']['status']} (rendered from {out / name}.json)")
+            continue
         command = f"visionmlp experiment {name} --budget {args.budget} --out {shlex.quote(args.out)}"
         command += (f" --seeds {args.seeds}" if args.seeds else "") + (
             f" --data {shlex.quote(args.data)}" if args.data != "fashion-mnist" else ""

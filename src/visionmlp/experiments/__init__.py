@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from . import convmlp_ablation, data_scale, dynamixer_ablation, permutation, residual, resolution, tradeoff
 from ._runner import BUDGETS, Arm, Budget, ParamMismatchError, Point, check_matched
-from ._study import FAILS, HOLDS, INCONCLUSIVE, Study, Verdict, run_study, write_index
+from ._study import FAILS, HOLDS, INCONCLUSIVE, Study, Verdict, render_study, run_study, write_index
 
 STUDIES: dict[str, Study] = {
     m.STUDY.name: m.STUDY
@@ -29,6 +29,7 @@ __all__ = [
     "Study",
     "Verdict",
     "check_matched",
+    "render_study",
     "run_study",
     "write_index",
 ]

@@ -181,7 +181,12 @@ class Point:
         return {"mean": self.mean, "spread": self.spread, "n": self.n}
 
     def __str__(self) -> str:
+        """An accuracy (a fraction) in %."""
         return f"{100 * self.mean:.2f} ± {100 * self.spread:.2f}" if math.isfinite(self.mean) else "n/a"
+
+    def plain(self) -> str:
+        """Any other quantity (a rate, a cost), with 4 significant digits."""
+        return f"{self.mean:.4g} ± {self.spread:.3g}" if math.isfinite(self.mean) else "n/a"
 
 
 def aggregate(runs: list[dict], keys: Sequence[str], metrics: Sequence[str]) -> list[dict]:

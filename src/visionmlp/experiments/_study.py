@@ -18,7 +18,7 @@ import torch
 
 from ..utils.atomic import atomic_write_text
 from ._data import eval_set, train_set
-from ._runner import Arm, Budget, Point, aggregate, check_matched, train_arm
+from ._runner import BUDGETS, Arm, Budget, Point, aggregate, check_matched, train_arm
 
 HOLDS, FAILS, INCONCLUSIVE = "holds", "does not hold", "inconclusive"
 SCHEMA = "visionmlp.experiment/1"
@@ -80,6 +80,7 @@ class Study:
     summarise: Callable[[list[dict]], list[dict]] = top1_by_arm
     matched: bool = True
     why_unmatched: str = ""
+    plain_columns: tuple[str, ...] = ()  # table metrics that are not accuracies: printed as they are, not in %
 
     def param_counts(self) -> dict[str, int]:
         """The arms' parameter counts; raises ``ParamMismatchError`` for a matched study that is not."""
@@ -101,7 +102,6 @@ def run_study(study: Study, budget: Budget, out: Path, seeds: int | None, data: 
     runs = study.execute(ctx) if study.execute else train_every_arm(ctx, study.arms())
     table = study.summarise(runs)
     verdict = study.verdict(table)
-    study.plot(table, out / f"{study.name}.png")
     doc = {
         "schema": SCHEMA,
         "study": study.name,
@@ -125,8 +125,27 @@ def run_study(study: Study, budget: Budget, out: Path, seeds: int | None, data: 
         "runs": runs,
     }
     atomic_write_text(out / f"{study.name}.json", json.dumps(doc, indent=1) + "\n")
-    atomic_write_text(out / f"{study.name}.md", _markdown(study, doc, table))
+    _write_report(study, doc, table, out)
     return doc
+
+
+def render_study(study: Study, out: Path) -> dict:
+    """Rewrite ``<name>.md`` and ``<name>.png`` from the saved ``<name>.json`` (no training): for a change of
+    the report's form; the runs, table and verdict are the saved ones."""
+    path = out / f"{study.name}.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"no {path} to render; run `visionmlp experiment {study.name}` first")
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    point_keys = {"mean", "spread", "n"}
+    table = [{k: Point(**v) if isinstance(v, dict) and set(v) == point_keys else v for k, v in row.items()}
+             for row in doc["table"]]  # fmt: skip
+    _write_report(study, doc, table, out)
+    return doc
+
+
+def _write_report(study: Study, doc: dict, table: list[dict], out: Path) -> None:
+    study.plot(table, out / f"{study.name}.png")
+    atomic_write_text(out / f"{study.name}.md", _markdown(study, doc, table))
 
 
 def _markdown(study: Study, doc: dict, table: list[dict]) -> str:
@@ -150,7 +169,8 @@ Rule: {study.rule}
 
 Data `{doc["data"]}`; budget `{budget["name"]}`: {budget["steps"]} AdamW steps of {budget["batch_size"]} images per
 run (peak lr {budget["lr"]}, warm-up 10% then cosine), test accuracy on {budget["eval_images"] or "all"} test images;
-seeds {", ".join(map(str, doc["seeds"]))}. Every cell is mean ± sample standard deviation over the seeds, in %.
+seeds {", ".join(map(str, doc["seeds"]))}. Every cell is mean ± sample standard deviation over the seeds; accuracies
+in %.
 
 | model | parameters |
 |---|---:|
@@ -160,7 +180,7 @@ Parameters: {matching}.
 
 ## Results
 
-{_table(table)}
+{_table(table, study.plain_columns)}
 
 ![{study.name}]({study.name}.png)
 
@@ -184,12 +204,16 @@ def _preliminary(budget: str) -> str:
     )
 
 
-def _table(table: list[dict]) -> str:
+def _table(table: list[dict], plain_columns: tuple[str, ...] = ()) -> str:
     if not table:
         return "(no rows)"
     columns = list(table[0])
+
+    def cell(column, value):
+        return value.plain() if column in plain_columns and isinstance(value, Point) else str(value)
+
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(str(row[c]) for c in columns) + " |" for row in table]
+    lines += ["| " + " | ".join(cell(c, row[c]) for c in columns) + " |" for row in table]
     return "\n".join(lines)
 
 
@@ -207,12 +231,16 @@ def write_index(out: Path, studies: list[Study], base_command: str = "visionmlp 
         else:
             result, status = f"not yet run; {command}", "not yet run"
         rows.append(f"| {study.claim} | {study.source} | {result} | {status} |")
+    small = BUDGETS["small"]
     text = f"""# Results: the papers' claims, re-run
 
 Each row is a study of `visionmlp experiment` (`src/visionmlp/experiments/`); its report `<name>.md` gives the
 setup, the table, the plot, the verdict rule and the exact command. Models within a study are matched in
 parameters (±10%) and training budget; every point is the mean of at least 2 seeds with its spread.
-Committed results use `--budget full`. This table is rewritten by every `visionmlp experiment` run.
+The claims are judged at `--budget full`; a verdict marked *(preliminary)* comes from a smaller budget
+(`small`: {small.steps} steps of {small.batch_size} images per run, {small.steps * small.batch_size:,} images in all)
+and says only how the models compare after that much training. This table is rewritten by every
+`visionmlp experiment` run.
 
 | claim | source | our result | verdict |
 |---|---|---|---|

@@ -110,6 +110,7 @@ STUDY = Study(
     arms=arms,
     execute=execute,
     summarise=summarise,
+    plain_columns=("img_per_s", "gmacs"),
     verdict=verdict,
     plot=plot,
     matched=False,
