@@ -12,10 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from ..layers.linear import Linear
+from ..layers.linear import Linear, linear
 from ..layers.resample import resample_1d_axis
 from ._permutator import BranchReweightMixer, PermutatorNet
 from ._registry import (
@@ -61,7 +60,7 @@ class DynaMixerOp(nn.Module):
         *_, n, c = x.shape
         g = self.num_heads
         z = self.compress(x).unflatten(-1, (g, self.reduced_dim)).transpose(-3, -2).flatten(-2)  # (..., G, L*d)
-        mix = F.linear(z, *self._generate_for(n)).unflatten(-1, (n, n)).softmax(dim=-2)  # (..., G, L_in, L_out)
+        mix = linear(z, *self._generate_for(n)).unflatten(-1, (n, n)).softmax(dim=-2)  # (..., G, L_in, L_out)
         x = x.unflatten(-1, (g, c // g)).movedim(-3, -1) @ mix  # (..., G, C/G, L)
         return self.out(x.movedim(-1, -3).flatten(-2))
 

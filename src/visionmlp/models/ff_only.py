@@ -17,6 +17,7 @@ from torch import nn
 from ..layers import DropPath, Mlp, trunc_normal_
 from ..layers._helpers import to_2tuple
 from ..layers.drop import drop_path_rates
+from ..layers.linear import linear
 from ..layers.resample import resample_grid_axis
 from ._base import VisionModel
 from ._features import FeatureInfo, tokens_to_nchw
@@ -67,8 +68,8 @@ class TokenFF(Mlp):
         w1 = _resample_tokens(self.fc1.weight, 1, self.grid, grid, summed=True)
         w2 = _resample_tokens(self.fc2.weight, 0, self.grid, grid)
         b2 = _resample_tokens(self.fc2.bias, 0, self.grid, grid)
-        x = self.drop1(self.act(F.linear(x, w1, self.fc1.bias)))
-        return self.drop2(F.linear(x, w2, b2))
+        x = self.drop1(self.act(linear(x, w1, self.fc1.bias)))
+        return self.drop2(linear(x, w2, b2))
 
 
 class FFOnlyBlock(nn.Module):

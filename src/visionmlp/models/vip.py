@@ -13,10 +13,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from ..layers.linear import Linear
+from ..layers.linear import Linear, linear
 from ..layers.resample import resample_1d_axis
 from ._permutator import BranchReweightMixer, PermutatorNet
 from ._registry import (
@@ -63,14 +62,14 @@ class WeightedPermuteMlp(BranchReweightMixer):
         b, h, w, c = x.shape
         s = self.seg_chs
         x = x.reshape(b, h, w, c // s, s).permute(0, 3, 2, 1, 4).reshape(b, c // s, w, h * s)  # (B, G, W, H*S)
-        x = F.linear(x, *self._along(self.mlp_h, h))
+        x = linear(x, *self._along(self.mlp_h, h))
         return x.reshape(b, c // s, w, h, s).permute(0, 3, 2, 1, 4).reshape(b, h, w, c)
 
     def mix_width(self, x: torch.Tensor) -> torch.Tensor:
         b, h, w, c = x.shape
         s = self.seg_chs
         x = x.reshape(b, h, w, c // s, s).permute(0, 1, 3, 2, 4).reshape(b, h, c // s, w * s)  # (B, H, G, W*S)
-        x = F.linear(x, *self._along(self.mlp_w, w))
+        x = linear(x, *self._along(self.mlp_w, w))
         return x.reshape(b, h, c // s, w, s).permute(0, 1, 3, 2, 4).reshape(b, h, w, c)
 
 
