@@ -194,9 +194,14 @@ Parameters: {matching}.
 """
 
 
+def is_preliminary(budget: str) -> bool:
+    """Whether a verdict at ``budget`` is below the one the claims are judged at (``full``)."""
+    return budget != "full"
+
+
 def _preliminary(budget: str) -> str:
     """The caveat a report below the ``full`` budget carries: its verdict is of short training, not the claim's."""
-    if budget == "full":
+    if not is_preliminary(budget):
         return ""
     return (
         f"\n*Preliminary: budget `{budget}`, a fraction of the training the claim is about; the verdict "
@@ -226,8 +231,9 @@ def write_index(out: Path, studies: list[Study], base_command: str = "visionmlp 
         if path.is_file():
             doc = json.loads(path.read_text(encoding="utf-8"))
             verdict = doc["verdict"]
-            result = f"{verdict['reason']} ([report]({study.name}.md), budget {doc['budget']['name']})"
-            status = verdict["status"] if doc["budget"]["name"] == "full" else f"{verdict['status']} (preliminary)"
+            budget = doc["budget"]["name"]
+            result = f"{verdict['reason']} ([report]({study.name}.md), budget {budget})"
+            status = f"{verdict['status']} (preliminary)" if is_preliminary(budget) else verdict["status"]
         else:
             result, status = f"not yet run; {command}", "not yet run"
         rows.append(f"| {study.claim} | {study.source} | {result} | {status} |")
