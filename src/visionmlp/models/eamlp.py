@@ -14,12 +14,13 @@ units per head) and an MLP, LayerNorm eps 1e-5, and classification from the clas
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..layers import DropPath, Mlp, trunc_normal_
 from ..layers._helpers import to_2tuple
 from ..layers.drop import drop_path_rates
-from ..layers.linear import Linear, linear
+from ..layers.linear import Linear
 from ..layers.resample import resample_grid_axis
 from ._base import VisionModel
 from ._features import FeatureInfo, tokens_to_nchw
@@ -62,7 +63,7 @@ class TransposedLinear(nn.Module):
         self.bias = nn.Parameter(torch.zeros(source.in_features))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return linear(x, self._source[0].weight.t(), self.bias)
+        return F.linear(x, self._source[0].weight.t(), self.bias)
 
 
 class TokenExternalAttention(nn.Module):
