@@ -1,7 +1,11 @@
 """Regenerate docs/results/performance.md: run the benchmarks, then write the tables.
 
-    .venv/bin/python scripts/performance_report.py            # measure (about 10-20 min on 2 cores) and write
+    .venv/bin/python scripts/performance_report.py            # measure (about 5 min on 2 cores) and write
+    .venv/bin/python scripts/performance_report.py --official-root DIR   # also time the official code (+5 min)
     .venv/bin/python scripts/performance_report.py --render   # rewrite the tables from the saved JSON
+
+``DIR`` holds local clones of the official repositories (``visionmlp.bench.official``); they are never part
+of this repository, and the recorded commands name the folder ``$OFFICIAL_ROOT``.
 
 Each table row is one ``visionmlp benchmark ... --json`` run, whose exact command is printed in the
 document; the JSON documents are kept in docs/results/performance.json so every number can be traced.
@@ -19,6 +23,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from visionmlp.bench.official import NOT_RUNNABLE
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT_MD = ROOT / "docs" / "results" / "performance.md"
 OUT_JSON = ROOT / "docs" / "results" / "performance.json"
@@ -31,7 +37,10 @@ OTHERS = [
     "eamlp_14",
 ]  # fmt: skip
 STRICT = {"mixer_s16_224", "mixer_b16_224", "resmlp_12_224"}  # fp32 inference target 90%, the rest 85%
-TARGETS = {"bf16": 0.75, "train": 0.85, "timm_latency": 0.8}
+TARGETS = {"bf16": 0.75, "train": 0.85, "timm_latency": 0.8, "official_fp32": 1.1, "official_bf16": 1.5}
+# The families timm lacks whose official code runs on a CPU (bench.official); the rest say why not.
+OFFICIAL = ["convmlp_s", "vip_s7", "dynamixer_s", "ffonly_tiny", "eamlp_14"]
+OFFICIAL_PLACEHOLDER = "$OFFICIAL_ROOT"
 
 RUNS = {
     "fp32": [
@@ -47,11 +56,18 @@ RUNS = {
     ],
     "bf16": ["--dtype", "bfloat16", "--fuse", "--roofline", "--measure", "inference", "--rounds", "5", "--no-memory"],
     "latency": ["--dtype", "float32", "--fuse", "--measure", "latency", "--compare", "timm", "--rounds", "15"],
-}
+    **{
+        f"official_{dtype}": [
+            "--dtype", name, "--fuse", "--measure", "inference", "--compare", "official", "--rounds", "7",
+            "--no-memory", "--official-root", OFFICIAL_PLACEHOLDER,
+        ]
+        for dtype, name in (("fp32", "float32"), ("bf16", "bfloat16"))
+    },
+}  # fmt: skip
 
 
 def command(run: str) -> list[str]:
-    models = SHARED if run == "latency" else SHARED + OTHERS
+    models = SHARED if run == "latency" else OFFICIAL if run.startswith("official") else SHARED + OTHERS
     return ["visionmlp", "benchmark", *models, "--batch-size", "8", "--threads", "2", *RUNS[run], "--json"]
 
 
@@ -59,13 +75,15 @@ def uptime() -> str:
     return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
 
-def measure() -> dict:
+def measure(official_root: str | None) -> dict:
+    """Every run's JSON document; the official comparisons only with ``official_root``."""
     docs = {}
-    for run in RUNS:
+    for run in (r for r in RUNS if official_root or not r.startswith("official")):
         cmd = command(run)
         print("running:", shlex.join(cmd), flush=True)
         before = uptime()
-        proc = subprocess.run([sys.executable, "-m", "visionmlp.cli", *cmd[1:]], capture_output=True, text=True)
+        argv = [official_root if arg == OFFICIAL_PLACEHOLDER else arg for arg in cmd[1:]]
+        proc = subprocess.run([sys.executable, "-m", "visionmlp.cli", *argv], capture_output=True, text=True)
         if proc.returncode:
             sys.exit(f"{shlex.join(cmd)} failed ({proc.returncode}):\n{proc.stderr}")
         docs[run] = {
@@ -172,22 +190,69 @@ def render(docs: dict) -> str:
     lines += [
         "",
         f"timm version: {next(iter(lat.values()))['compare_timm']['timm_version']}. The other families "
-        f"({', '.join(OTHERS)}) have no timm implementation; their official implementations are not part of this",
-        "repository, so that comparison is skipped for them.",
+        f"({', '.join(OTHERS)}) have no timm implementation; they are compared with their official code below.",
         "",
+        *render_official(docs),
     ]
     return "\n".join(lines)
+
+
+def render_official(docs: dict) -> list[str]:
+    """The table against the official implementations, or why it is missing."""
+    lines = ["## Throughput vs the official implementations", ""]
+    if "official_fp32" not in docs:
+        return [
+            *lines,
+            "Not measured in this run: re-run with `--official-root DIR` (clones of the official",
+            "repositories).",
+            "",
+        ]
+    lines += [
+        *(f"    {docs[run]['command']}" for run in ("official_fp32", "official_bf16")),
+        "",
+        *(f"- uptime around the {run[-4:]} run: `{docs[run]['uptime_before']}` / `{docs[run]['uptime_after']}`"
+          for run in ("official_fp32", "official_bf16")),
+        "",
+        "`$OFFICIAL_ROOT` holds local clones of the authors' repositories (`visionmlp.bench.official` names the",
+        "file and constructor of each); their code is imported unmodified and never committed. Same weights in",
+        "both (the official random init, perturbed, converted by `visionmlp.convert`), checked to compute the",
+        "same function, timed alternately at batch 8 (ours with `fuse()`); speed-up = official time / ours per",
+        "round, median (min-max).",
+        "",
+        "| model | official code | ours img/s fp32 | official img/s fp32 | speed-up fp32 (target 1.1x) "
+        "| ours img/s bf16 | official img/s bf16 | speed-up bf16 (target 1.5x) | max abs diff |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]  # fmt: skip
+    fp32 = {r["model"]: r for r in docs["official_fp32"]["results"]}
+    bf16 = {r["model"]: r for r in docs["official_bf16"]["results"]}
+    for name, r in fp32.items():
+        cells = []
+        for doc, target in ((r, TARGETS["official_fp32"]), (bf16[name], TARGETS["official_bf16"])):
+            c, batch = doc["compare_official"]["inference"], doc["input_shape"][0]
+            speedup = {k: 1 / c["ratio"][k] for k in ("median", "min", "max")}
+            cells += [
+                f"{batch / c['ours']['median']:.1f}",
+                f"{batch / c['official']['median']:.1f}",
+                f"{speedup['median']:.2f}x ({speedup['max']:.2f}-{speedup['min']:.2f}) "
+                + _met(speedup["median"], target),
+            ]
+        cmp = r["compare_official"]
+        lines.append(f"| {name} | {cmp['official_repo']} | {' | '.join(cells)} | {cmp['max_abs_diff']:.1e} |")
+    lines += ["", "Not measured, because the official code cannot run here:", ""]
+    lines += [f"- {family}: {reason}" for family, reason in NOT_RUNNABLE.items()]
+    return [*lines, ""]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--render", action="store_true", help="only rewrite the markdown from the saved JSON")
+    parser.add_argument("--official-root", metavar="DIR", help="clones of the official repositories to time too")
     args = parser.parse_args()
     if args.render:
         docs = json.loads(OUT_JSON.read_text())
     else:
         os.environ.setdefault("OMP_NUM_THREADS", "2")
-        docs = measure()
+        docs = measure(args.official_root)
         OUT_JSON.write_text(json.dumps(docs, indent=1))
     notes = OUT_MD.read_text().partition(NOTES_MARKER)[2] if OUT_MD.exists() else ""
     OUT_MD.write_text(render(docs) + "\n" + NOTES_MARKER + (notes or "\n"))

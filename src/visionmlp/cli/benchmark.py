@@ -2,13 +2,15 @@
 
 Numbers come from ``visionmlp.bench``; this module only parses options and prints. ``--json`` prints one
 document (schema ``visionmlp.benchmark/1``: ``{"schema", "results": [...]}``, one result per model as
-``bench.run.benchmark`` returns it, plus ``compare_timm`` under ``--compare timm``); otherwise a table.
+``bench.run.benchmark`` returns it, plus ``compare_timm`` or ``compare_official`` under ``--compare``); otherwise a
+table.
 """
 
 from __future__ import annotations
 
 import json
 
+from ..bench.compare import REFERENCES
 from ..bench.roofline import MATMUL_SIDE
 from ..bench.run import DTYPES, MEASURES, BenchConfig, benchmark
 from ..models import list_models
@@ -39,7 +41,14 @@ def register(sub) -> None:
     p.add_argument("--roofline", action="store_true", help="time a matmul in the same dtype alternately")
     p.add_argument("--matmul-side", type=int, default=MATMUL_SIDE, help="side of the roofline's square matmul")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory pass")
-    p.add_argument("--compare", choices=["timm"], help="time timm's implementation alternately with ours")
+    p.add_argument(
+        "--compare", choices=REFERENCES, help="time timm's or the authors' implementation alternately with ours"
+    )
+    p.add_argument(
+        "--official-root",
+        metavar="DIR",
+        help="with --compare official: a folder holding clones of the official repositories under their names",
+    )
     p.add_argument("--json", action="store_true", help="one JSON document instead of a table")
     p.set_defaults(func=_run)
 
@@ -77,19 +86,21 @@ def _config(args) -> BenchConfig:
 def _run(args) -> int:
     cfg = _config(args)
     names = _names(args.models)
-    if args.compare == "timm":
+    if args.compare:
         from ..bench import compare
 
         try:
             for name in names:
-                compare.check_comparable(name)
-        except compare.TimmUnavailable as err:
-            raise UsageError(f"--compare timm: {err}") from err
+                compare.check_comparable(name, args.compare, args.official_root, args.img_size)
+        except (compare.TimmUnavailable, ValueError) as err:
+            raise UsageError(f"--compare {args.compare}: {err}") from err
+    elif args.official_root:
+        raise UsageError("--official-root is for --compare official; add that option or drop the root")
     results = []
     for name in names:
         result = benchmark(name, cfg)
-        if args.compare == "timm":
-            result["compare_timm"] = compare.compare_timm(name, cfg)
+        if args.compare:
+            result[f"compare_{args.compare}"] = compare.compare(name, cfg, args.compare, args.official_root)
         results.append(result)
         if not args.json:
             _print_row(result, first=len(results) == 1)
@@ -109,7 +120,7 @@ _COLUMNS = (
     ("roof", 6, lambda r: _median(r, "training", "fraction", "{:.1%}")),
     ("b1 ms", 7, lambda r: _median(r, "latency", "seconds", "{:.1f}", scale=1e3)),
     ("mem MB", 7, lambda r: _memory(r)),
-    ("/timm", 6, lambda r: _timm_ratio(r)),
+    ("/ref", 6, lambda r: _reference_ratio(r)),
     ("load", 5, lambda r: f"{r['machine_after']['load_avg'][0]:.2f}"),
 )
 
@@ -123,8 +134,9 @@ def _memory(r: dict) -> str:
     return f"{max(peaks) / 2**20:.1f}" if peaks else "-"
 
 
-def _timm_ratio(r: dict) -> str:
-    cmp = r.get("compare_timm", {})
+def _reference_ratio(r: dict) -> str:
+    """Our time over the reference's (timm or official), inference or else latency."""
+    cmp = next((r[f"compare_{ref}"] for ref in REFERENCES if f"compare_{ref}" in r), {})
     section = cmp.get("inference") or cmp.get("latency")
     return f"{section['ratio']['median']:.2f}" if section else "-"
 
