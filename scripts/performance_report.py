@@ -87,7 +87,7 @@ def measure(official_root: str | None) -> dict:
         if proc.returncode:
             sys.exit(f"{shlex.join(cmd)} failed ({proc.returncode}):\n{proc.stderr}")
         docs[run] = {
-            "command": shlex.join(cmd),
+            "command": shlex.join(cmd).replace(shlex.quote(OFFICIAL_PLACEHOLDER), OFFICIAL_PLACEHOLDER),
             "uptime_before": before,
             "uptime_after": uptime(),
             **json.loads(proc.stdout),
