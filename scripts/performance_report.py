@@ -23,7 +23,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from visionmlp.bench.official import NOT_RUNNABLE
+from visionmlp.bench.official import NOT_RUNNABLE, SOURCES
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT_MD = ROOT / "docs" / "results" / "performance.md"
@@ -39,7 +39,7 @@ OTHERS = [
 STRICT = {"mixer_s16_224", "mixer_b16_224", "resmlp_12_224"}  # fp32 inference target 90%, the rest 85%
 TARGETS = {"bf16": 0.75, "train": 0.85, "timm_latency": 0.8, "official_fp32": 1.1, "official_bf16": 1.5}
 # The families timm lacks whose official code runs on a CPU (bench.official); the rest say why not.
-OFFICIAL = ["convmlp_s", "vip_s7", "dynamixer_s", "ffonly_tiny", "eamlp_14"]
+OFFICIAL = [name for name in OTHERS if name in SOURCES]
 OFFICIAL_PLACEHOLDER = "$OFFICIAL_ROOT"
 
 RUNS = {

@@ -77,12 +77,13 @@ def build_pair(
     """Ours and the reference's ``name`` (float32, eval) with the same weights, and their max abs logit
     difference."""
     fmt = check_comparable(name, reference, official_root, img_size)
+    size = {"img_size": img_size} if img_size is not None else {}
     if reference == "official":
         theirs = official.build_official(name, official_root)
     else:
-        theirs = import_timm().create_model(name, **({"img_size": img_size} if img_size is not None else {}))
+        theirs = import_timm().create_model(name, **size)
     theirs = perturb(theirs.eval())
-    ours = build_model(name, **({"img_size": img_size} if img_size is not None else {}), **CONVERTERS[fmt].model_kwargs)
+    ours = build_model(name, **size, **CONVERTERS[fmt].model_kwargs)
     load_converted(ours.eval(), convert_state_dict(fmt, theirs.state_dict()), source=f"{reference} {name}")
     x = torch.randn(flops_mod.input_shape(name, 2, img_size), generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
