@@ -7,38 +7,12 @@ import torch
 from torch import nn
 
 import visionmlp
+from randomised import ONE_PER_FAMILY, randomised, sample_input
 from visionmlp.layers import Affine
 from visionmlp.models import get_entry
 
-FAMILIES = sorted({get_entry(n).family for n in visionmlp.list_models()})
-ONE_PER_FAMILY = [next(n for n in visionmlp.list_models() if get_entry(n).family == f) for f in FAMILIES]
 # family -> the layer type fuse() folds away (ResMLP keeps its final Affine: forward_features returns it)
 FUSABLE = {"resmlp": (Affine, "blocks"), "convmlp": (nn.BatchNorm2d, ""), "resnet": (nn.BatchNorm2d, "")}
-
-
-def randomised(name: str) -> nn.Module:
-    """A tiny build whose per-channel parameters (norms, LayerScale, biases) and BatchNorm statistics are
-    moved away from their identity init, so that folding them is really exercised; weight matrices keep
-    their init so activations keep a unit scale and 1e-5 is a meaningful tolerance."""
-    torch.manual_seed(0)
-    model = visionmlp.create_model(name, **get_entry(name).tiny)
-    gen = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        if isinstance(getattr(model, "head", None), nn.Linear):
-            nn.init.normal_(model.head.weight, std=0.1)  # some families start with a zero head
-        for p in model.parameters():
-            if p.ndim == 1:
-                p.add_(0.2 * torch.randn(p.shape, generator=gen))
-        for module in model.modules():
-            if isinstance(module, nn.BatchNorm2d):
-                module.running_mean.copy_(torch.randn(module.num_features, generator=gen))
-                module.running_var.copy_(torch.rand(module.num_features, generator=gen) + 0.5)
-    return model.eval()
-
-
-def _input(model):
-    c, h, w = model.pretrained_cfg.input_size
-    return torch.randn(2, c, h, w, generator=torch.Generator().manual_seed(2))
 
 
 @pytest.mark.parametrize("name", ONE_PER_FAMILY)
@@ -46,7 +20,7 @@ def test_fused_matches_unfused(name):
     model = randomised(name)
     reference = copy.deepcopy(model)
     assert model.fuse() is model
-    x = _input(model)
+    x = sample_input(model)
     with torch.no_grad():
         expected = reference(x)
         torch.testing.assert_close(model(x), expected, atol=1e-5, rtol=1e-5)
