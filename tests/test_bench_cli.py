@@ -31,7 +31,7 @@ def test_json_schema(capsys):
 
 
 def test_glob_table_and_options(capsys):
-    argv = ["benchmark", "resmlp_s4_2*", *FAST, "--measure", "inference", "--fuse", "--dtype", "bfloat16"]
+    argv = ["benchmark", "resmlp_s4_2*", *FAST, "--measure", "inference", "--fuse", "--pack", "--dtype", "bfloat16"]
     assert main([*argv, "--no-memory", "--threads", "1"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split()[0] == "model" and [line.split()[0] for line in lines[1:]] == ["resmlp_s4_28"]
@@ -76,7 +76,9 @@ def _timm():
 @pytest.mark.parametrize("name", ["mixer_s16_224", "resmlp_12_224", "gmlp_s16_224"])
 def test_compare_timm_same_function_and_ratio(name, capsys):
     _timm()
-    doc = _json(capsys, [name, *FAST, "--img-size", "32", "--measure", "inference", "--compare", "timm", "--fuse"])
+    doc = _json(
+        capsys, [name, *FAST, "--img-size", "32", "--measure", "inference", "--compare", "timm", "--fuse", "--pack"]
+    )
     cmp = doc["results"][0]["compare_timm"]
     assert cmp["max_abs_diff"] <= 1e-4
     assert len(cmp["inference"]["ratio"]["samples"]) == 1 and cmp["inference"]["ratio"]["median"] > 0

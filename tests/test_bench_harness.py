@@ -4,9 +4,12 @@ import pytest
 import torch
 from torch import nn
 
+import visionmlp
 from visionmlp.bench import flops
 from visionmlp.bench.roofline import fraction, gflops, matmul_step
+from visionmlp.bench.run import BenchConfig, prepare
 from visionmlp.bench.throughput import Stats, alternate, peak_memory
+from visionmlp.layers.linear import Linear
 
 
 def test_mixer_s16_macs_match_the_paper():
@@ -74,3 +77,11 @@ def test_peak_memory_sees_temporaries():
 
     peak = peak_memory(step, torch.device("cpu"))
     assert 4 * n <= peak < 8 * n
+
+
+@pytest.mark.parametrize("train", [False, True])
+def test_prepare_packs_for_inference_only(train):
+    model = prepare(visionmlp.create_model("mixer_s4_28"), BenchConfig(dtype="bfloat16", fuse=True, pack=True), train)
+    packed = [m._packed is not None for m in model.modules() if isinstance(m, Linear)]
+    assert packed and (not any(packed) if train else all(packed))
+    assert next(model.parameters()).dtype == torch.bfloat16

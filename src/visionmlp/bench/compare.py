@@ -116,8 +116,8 @@ def compare(name: str, cfg: BenchConfig, reference: str = "timm", official_root:
     ours, theirs, diff = build_pair(name, cfg.img_size, reference, official_root)
     if diff > MAX_ABS_DIFF:
         raise RuntimeError(f"{name}: ours and {reference}'s differ by {diff:.2e} > {MAX_ABS_DIFF} on the same weights")
-    # the reference runs as its authors build it: no fuse()
-    ours, theirs = prepare(ours, cfg, train=False), prepare(theirs, replace(cfg, fuse=False), train=False)
+    # the reference runs as its authors build it: no fuse() or pack()
+    ours, theirs = prepare(ours, cfg, train=False), prepare(theirs, replace(cfg, fuse=False, pack=False), train=False)
     device = torch.device(cfg.device)
     shape = flops_mod.input_shape(name, cfg.batch_size, cfg.img_size)
     out = {"max_abs_diff": diff}

@@ -34,6 +34,7 @@ class BenchConfig:
     compile: bool = False
     channels_last: bool = False
     fuse: bool = False
+    pack: bool = False
     threads: int | None = None
     device: str = "cpu"
     rounds: int = 5
@@ -69,13 +70,16 @@ class BenchConfig:
 
 
 def prepare(model: nn.Module, cfg: BenchConfig, train: bool) -> nn.Module:
-    """Put ``model`` in the configured mode, dtype, device and memory format (fused and compiled if asked)."""
+    """Put ``model`` in the configured mode, dtype, device and memory format (fused, packed and compiled if
+    asked)."""
     model.train(train)
     if cfg.fuse and not train:
         model.fuse()
     model = model.to(device=cfg.device, dtype=cfg.torch_dtype)
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
+    if cfg.pack and not train:
+        model.pack()
     if cfg.compile:
         model = torch.compile(model)
     return model

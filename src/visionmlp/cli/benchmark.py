@@ -33,6 +33,9 @@ def register(sub) -> None:
     p.add_argument("--compile", action="store_true", help="torch.compile the model (inductor)")
     p.add_argument("--channels-last", action="store_true", help="channels-last weights and inputs")
     p.add_argument("--fuse", action="store_true", help="model.fuse() before inference (not training)")
+    p.add_argument(
+        "--pack", action="store_true", help="model.pack(): oneDNN-prepacked Linear weights for CPU inference"
+    )
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--rounds", type=int, default=5, help="timed rounds (median, min, max)")
@@ -72,6 +75,7 @@ def _config(args) -> BenchConfig:
         compile=args.compile,
         channels_last=args.channels_last,
         fuse=args.fuse,
+        pack=args.pack,
         threads=args.threads,
         device=args.device,
         rounds=args.rounds,

@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .packed_linear import PackedWeight, fusable, pack_weight, packed_linear, usable
+
 
 def conv_is_faster(x: torch.Tensor) -> bool:
     """Whether :func:`linear_as_conv` is the faster way to apply a Linear to ``x``."""
@@ -40,7 +42,30 @@ def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> 
 
 
 class Linear(nn.Linear):
-    """``nn.Linear`` (same parameters, names and initialisation) computed by :func:`linear`."""
+    """``nn.Linear`` (same parameters, names and initialisation) computed by :func:`linear`, or, after
+    :meth:`pack`, by oneDNN with a prepacked weight during CPU inference (``layers/packed_linear.py``)."""
+
+    _packed: PackedWeight | None = None
+
+    def pack(self) -> None:
+        """Reorder the weight for oneDNN now (in the dtype it has now); a cache, never saved."""
+        self._packed = pack_weight(self.weight)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return linear(x, self.weight, self.bias)
+        return self.forward_activated(x, None)
+
+    def forward_activated(self, x: torch.Tensor, act: nn.Module | None) -> torch.Tensor:
+        """``act(self(x))`` (``act`` may be None), the activation fused into the GEMM where packed."""
+        if not usable(self._packed, self.weight, x):
+            out = linear(x, self.weight, self.bias)
+        elif act is None or fusable(act):
+            return packed_linear(x, self._packed, self.bias, act)
+        else:
+            out = packed_linear(x, self._packed, self.bias)
+        return out if act is None else act(out)
+
+    def __getstate__(self):
+        # oneDNN's opaque tensors cannot be copied or pickled; the cache is rebuilt by pack().
+        state = self.__dict__.copy()
+        state.pop("_packed", None)
+        return state

@@ -175,6 +175,18 @@ class VisionModel(nn.Module):
 
         return fuse_model(self)
 
+    def pack(self) -> VisionModel:
+        """Prepack every Linear's weight for oneDNN CPU inference in the current dtype, activations after
+        them fused in (``layers/packed_linear.py``); call after ``.to(dtype)`` and ``fuse()``. A cache, not
+        state: training, a dtype change or an in-place weight update falls back to the unpacked path until
+        ``pack()`` runs again."""
+        from ..layers.linear import Linear
+
+        for module in self.modules():
+            if isinstance(module, Linear):
+                module.pack()
+        return self
+
     def save_pretrained(self, directory) -> None:
         """Write ``model.safetensors`` + ``config.json`` to ``directory``; ``create_model(name, pretrained=directory)``
         rebuilds this model from them (see ``models/_weights.py``)."""

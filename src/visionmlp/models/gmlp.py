@@ -60,7 +60,7 @@ class GatedMlp(nn.Module):
         self.drop2 = nn.Dropout(drop)
 
     def forward(self, x: torch.Tensor, grid: tuple[int, int] | None = None) -> torch.Tensor:
-        x = self.gate(self.drop1(self.act(self.fc1(x))), grid)
+        x = self.gate(self.drop1(self.fc1.forward_activated(x, self.act)), grid)
         return self.drop2(self.fc2(x))
 
 

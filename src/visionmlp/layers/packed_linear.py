@@ -1,0 +1,91 @@
+"""Linear weights prepacked once by oneDNN for CPU inference, with the activation after a Linear fused into
+its GEMM.
+
+Why: in bfloat16 the channel MLPs spent about as long around their GEMMs as in them. ``F.linear`` hands
+oneDNN a plain weight that it reorders into its blocked layout on every call, and the GELU after ``fc1``
+is a separate pass over the block's widest activation. oneDNN's linear primitive accepts a weight
+reordered once and applies the activation as a post-op while the GEMM's output is still in cache; PyTorch
+exposes it in eager mode as ``torch.ops.mkldnn._linear_pointwise`` (what inductor's freezing pass emits).
+``python scripts/bench_packed.py`` measured fc1+GELU 1.19-1.22x faster in bfloat16 and 1.08-1.34x in
+float32, whole models 1.00-1.19x in inference (``docs/results/performance.md``, speed work log).
+
+A packed weight is a cache, not state: it is not in ``state_dict``, is dropped by copies and pickling, and
+is used only while it still matches the parameter it was packed from (same storage, dtype and in-place
+version), no gradient is being recorded and no autocast is on. Anything else (training, autocast,
+``model.to(dtype)``, a weight loaded in place, ``torch.compile`` tracing, ONNX export) silently takes the
+unpacked path again.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+# oneDNN post-op names (and their algorithm argument) for the activations the families use.
+_POST_OPS: dict[type[nn.Module], str] = {nn.ReLU: "relu", nn.SiLU: "swish", nn.GELU: "gelu"}
+
+
+class PackedWeight(NamedTuple):
+    """A weight in oneDNN's blocked layout, with the identity of the parameter it was packed from."""
+
+    source: tuple
+    tensor: torch.Tensor
+
+
+def _identity(weight: torch.Tensor) -> tuple:
+    return weight.data_ptr(), weight._version, weight.dtype, weight.device
+
+
+def can_pack(weight: torch.Tensor) -> bool:
+    """Whether oneDNN can pack ``weight``: a 2-D float32 or bfloat16 CPU tensor, on a build with oneDNN."""
+    if weight.device.type != "cpu" or weight.dim() != 2 or not torch.backends.mkldnn.is_available():
+        return False
+    if weight.dtype == torch.bfloat16:
+        return torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    return weight.dtype == torch.float32
+
+
+def pack_weight(weight: torch.Tensor) -> PackedWeight | None:
+    """``weight`` reordered into oneDNN's layout once, or None where :func:`can_pack` says no."""
+    if not can_pack(weight):
+        return None
+    with torch.no_grad():
+        return PackedWeight(_identity(weight), torch.ops.mkldnn._reorder_linear_weight(weight.detach()))
+
+
+def usable(packed: PackedWeight | None, weight: torch.Tensor, x: torch.Tensor) -> bool:
+    """Whether ``packed`` may stand in for ``weight`` on input ``x`` now."""
+    # compiling first: dynamo must not trace into the opaque packed tensor
+    return (
+        not torch.compiler.is_compiling()
+        and packed is not None
+        and not torch.is_grad_enabled()
+        and x.dtype == weight.dtype
+        and x.device.type == "cpu"
+        and not torch.is_autocast_enabled("cpu")
+        and not torch.onnx.is_in_onnx_export()
+        and packed.source == _identity(weight)
+    )
+
+
+def post_op(act: nn.Module | None) -> tuple[str, str] | None:
+    """The oneDNN post-op (name, algorithm) computing ``act``: ``None`` or an activation :func:`fusable` accepts."""
+    if act is None:
+        return "none", ""
+    name = _POST_OPS[type(act)]
+    return name, getattr(act, "approximate", "") if name == "gelu" else ""
+
+
+def fusable(act: nn.Module) -> bool:
+    """Whether ``act`` can run as a post-op of the packed GEMM."""
+    return type(act) in _POST_OPS
+
+
+def packed_linear(
+    x: torch.Tensor, packed: PackedWeight, bias: torch.Tensor | None, act: nn.Module | None = None
+) -> torch.Tensor:
+    """``act(F.linear(x, weight, bias))`` with the packed weight (``act`` None or :func:`fusable`)."""
+    name, algorithm = post_op(act)
+    return torch.ops.mkldnn._linear_pointwise(x, packed.tensor, bias, name, [], algorithm)

@@ -1,0 +1,141 @@
+"""``pack()``: oneDNN-prepacked Linear weights compute the same function, and are used only where they may be
+(inference on CPU, the weight unchanged since packing), never saved and never in the way of training."""
+
+import copy
+import io
+import pickle
+
+import pytest
+import torch
+from torch import nn
+
+from randomised import ONE_PER_FAMILY, randomised, sample_input
+from visionmlp.layers import linear as linear_module
+from visionmlp.layers.linear import Linear
+from visionmlp.layers.packed_linear import can_pack
+
+pytestmark = pytest.mark.skipif(not can_pack(torch.ones(1, 1)), reason="this PyTorch build has no oneDNN")
+ACTIVATIONS = [None, nn.GELU(), nn.GELU(approximate="tanh"), nn.ReLU(), nn.SiLU()]
+
+
+@pytest.fixture
+def packed_calls(monkeypatch):
+    """Counts the calls that took the packed path."""
+    calls = []
+    real = linear_module.packed_linear
+
+    def spy(*args, **kwargs):
+        calls.append(args[0].shape)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(linear_module, "packed_linear", spy)
+    return calls
+
+
+def _layer(dtype=torch.float32, cin=48, cout=80):
+    torch.manual_seed(0)
+    layer = Linear(cin, cout).to(dtype)
+    with torch.no_grad():
+        layer.bias.normal_()
+    return layer
+
+
+@pytest.mark.parametrize("act", ACTIVATIONS, ids=lambda a: "none" if a is None else repr(a))
+def test_float32_matches_unpacked(act, packed_calls):
+    layer = _layer()
+    x = torch.randn(3, 7, 48).transpose(0, 1)  # a strided view, as the models hand over
+    with torch.no_grad():
+        expected = layer.forward_activated(x, act)
+        layer.pack()
+        got = layer.forward_activated(x, act)
+    assert len(packed_calls) == 1
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("act", ACTIVATIONS, ids=lambda a: "none" if a is None else repr(a))
+def test_bfloat16_within_rounding(act, packed_calls):
+    layer = _layer(torch.bfloat16)
+    x = torch.randn(64, 48).bfloat16()
+    with torch.no_grad():
+        exact = (act or nn.Identity())(nn.functional.linear(x.float(), layer.weight.float(), layer.bias.float()))
+        layer.pack()
+        got = layer.forward_activated(x, act)
+    assert got.dtype == torch.bfloat16 and len(packed_calls) == 1
+    torch.testing.assert_close(got.float(), exact, atol=2e-2, rtol=1e-2)
+
+
+def test_unfusable_activation_runs_after_the_packed_gemm(packed_calls):
+    layer = _layer()
+    x = torch.randn(5, 48)
+    with torch.no_grad():
+        expected = torch.tanh(layer(x))
+        layer.pack()
+        got = layer.forward_activated(x, nn.Tanh())
+    assert len(packed_calls) == 1
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+
+
+def test_training_and_autocast_take_the_unpacked_path(packed_calls):
+    layer = _layer()
+    layer.pack()
+    x = torch.randn(5, 48, requires_grad=True)
+    layer(x).sum().backward()  # the packed op has no autograd formula: gradients must still flow
+    assert layer.weight.grad is not None and x.grad is not None
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        assert layer(x).dtype == torch.bfloat16  # autocast still decides the precision
+    assert packed_calls == []
+
+
+def test_stale_pack_is_not_used_after_the_weight_changes(packed_calls):
+    layer = _layer()
+    layer.pack()
+    other = _layer()
+    with torch.no_grad():
+        other.weight.mul_(-1.0)
+        layer.load_state_dict(other.state_dict())  # an in-place copy: a new version of the same storage
+        x = torch.randn(5, 48)
+        torch.testing.assert_close(layer(x), other(x))
+        assert packed_calls == []
+        layer.to(torch.bfloat16)  # a new parameter in another dtype
+        layer(x.bfloat16())
+        assert packed_calls == []
+        layer.pack()
+        layer(x.bfloat16())
+    assert len(packed_calls) == 1
+
+
+def test_pack_is_a_cache_not_state():
+    layer = _layer()
+    keys = set(layer.state_dict())
+    layer.pack()
+    assert set(layer.state_dict()) == keys
+    twin = copy.deepcopy(layer)
+    assert twin._packed is None and layer._packed is not None
+    buffer = io.BytesIO()
+    torch.save(layer, buffer)
+    buffer.seek(0)
+    assert torch.load(buffer, weights_only=False)._packed is None
+    assert pickle.loads(pickle.dumps(layer))._packed is None
+    x = torch.randn(4, 48)
+    with torch.no_grad():
+        torch.testing.assert_close(twin(x), layer(x), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", ONE_PER_FAMILY)
+def test_packed_model_matches_unpacked(name, packed_calls):
+    model = randomised(name).fuse()
+    reference = copy.deepcopy(model)
+    assert model.pack() is model
+    x = sample_input(model)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), reference(x), atol=1e-5, rtol=1e-5)
+    assert packed_calls  # at least the head; the channel MLPs where the family has them
+
+
+def test_compiled_packed_model_traces_without_graph_breaks():
+    model = randomised("mixer_s4_28").pack()
+    x = sample_input(model)
+    torch._dynamo.reset()
+    compiled = torch.compile(model, backend="aot_eager", fullgraph=True)
+    with torch.no_grad():
+        torch.testing.assert_close(compiled(x), model(x), atol=1e-5, rtol=1e-5)
