@@ -85,3 +85,13 @@ def test_prepare_packs_for_inference_only(train):
     packed = [m._packed is not None for m in model.modules() if isinstance(m, Linear)]
     assert packed and (not any(packed) if train else all(packed))
     assert next(model.parameters()).dtype == torch.bfloat16
+
+
+@pytest.mark.parametrize("train", [False, True])
+def test_compile_freezes_weights_for_inference_only(train, monkeypatch):
+    calls = []
+    monkeypatch.setattr(torch, "compile", lambda model, **kwargs: calls.append(kwargs) or model)
+    monkeypatch.setattr(torch._dynamo, "reset", lambda: calls.append("reset"))
+    prepare(visionmlp.create_model("mixer_s4_28"), BenchConfig(compile=True), train)
+    # reset first: the models share one forward, and dynamo's recompile limit would leave later ones eager
+    assert calls == ["reset", {"options": None if train else {"freezing": True}}]

@@ -81,7 +81,12 @@ def prepare(model: nn.Module, cfg: BenchConfig, train: bool) -> nn.Module:
     if cfg.pack and not train:
         model.pack()
     if cfg.compile:
-        model = torch.compile(model)
+        # Inference may treat the weights as constants: inductor's freezing then prepacks them for oneDNN and
+        # fuses elementwise work into the GEMMs (docs/results/performance.md, speed work log).
+        # Every model shares VisionModel.forward's code object: without a reset, a run over many models hits
+        # dynamo's recompile limit and the later ones silently run eager.
+        torch._dynamo.reset()
+        model = torch.compile(model, options=None if train else {"freezing": True})
     return model
 
 
