@@ -14,39 +14,24 @@ from __future__ import annotations
 
 import argparse
 import copy
-import statistics
 
 import torch
+from performance_report import OTHERS, SHARED
 from torch import nn
 
 import visionmlp
-from visionmlp.bench.throughput import Step, alternate, inference_step
+from visionmlp.bench.throughput import Stats, Step, alternate, inference_step
 from visionmlp.layers.linear import Linear
 from visionmlp.models import get_entry
 
 # (rows, in, out): Mixer-S/16 x8 and ResMLP-12 x8 fc1, the small Fashion-MNIST models' fc1 x128
 SHAPES = [(1568, 512, 2048), (1568, 384, 1536), (6272, 128, 512)]
-MODELS = [
-    "mixer_s16_224",
-    "mixer_b16_224",
-    "resmlp_12_224",
-    "gmlp_s16_224",
-    "convmlp_s",
-    "vip_s7",
-    "dynamixer_s",
-    "cyclemlp_b1",
-    "asmlp_t",
-    "s2mlpv2_s",
-    "s2mlp_deep",
-    "ffonly_tiny",
-    "eamlp_14",
-]
+MODELS = SHARED + OTHERS  # the performance table's models: the S variant of every family
 
 
-def ratio(steps: dict[str, Step], rounds: int) -> tuple[float, float, float, dict]:
+def ratio(steps: dict[str, Step], rounds: int) -> tuple[Stats, dict[str, Stats]]:
     stats = alternate(steps, rounds=rounds, warmup=2, sync=lambda: None)
-    ratios = [a / b for a, b in zip(stats["unpacked"].samples, stats["packed"].samples, strict=True)]
-    return statistics.median(ratios), min(ratios), max(ratios), stats
+    return Stats.of(a / b for a, b in zip(stats["unpacked"].samples, stats["packed"].samples, strict=True)), stats
 
 
 def kernel_steps(rows: int, cin: int, cout: int, dtype: torch.dtype) -> dict[str, Step]:
@@ -90,16 +75,17 @@ def main() -> None:
     print(f"torch {torch.__version__}, {args.threads} threads; ratio = unpacked time / packed time (median, range)")
     for dtype in dtypes:
         for rows, cin, cout in SHAPES:
-            med, lo, hi, stats = ratio(kernel_steps(rows, cin, cout, dtype), args.rounds)
+            r, stats = ratio(kernel_steps(rows, cin, cout, dtype), args.rounds)
             rates = ", ".join(f"{k} {2 * rows * cin * cout / v.median / 1e9:.0f} GFLOP/s" for k, v in stats.items())
-            print(f"fc1+GELU {str(dtype)[6:]:8s} {rows}x{cin}->{cout}: {med:.2f} ({lo:.2f}-{hi:.2f}); {rates}")
+            shape = f"{rows}x{cin}->{cout}"
+            print(f"fc1+GELU {str(dtype)[6:]:8s} {shape}: {r.median:.2f} ({r.min:.2f}-{r.max:.2f}); {rates}")
     for dtype in dtypes:
         for name in args.models:
             steps, diff, scale = model_steps(name, 8, dtype)
-            med, lo, hi, stats = ratio(steps, args.rounds)
+            r, stats = ratio(steps, args.rounds)
             times = ", ".join(f"{k} {1e3 * v.median:.0f} ms" for k, v in stats.items())
             print(
-                f"model {str(dtype)[6:]:8s} inference {name} x8: {med:.2f} ({lo:.2f}-{hi:.2f}); {times}; "
+                f"model {str(dtype)[6:]:8s} inference {name} x8: {r.median:.2f} ({r.min:.2f}-{r.max:.2f}); {times}; "
                 f"max abs diff {diff:.2g} (features up to {scale:.2g})",
                 flush=True,
             )

@@ -9,10 +9,8 @@ import pytest
 import torch
 
 import visionmlp
+from randomised import ONE_PER_FAMILY
 from visionmlp.models import get_entry
-
-FAMILIES = sorted({get_entry(n).family for n in visionmlp.list_models()})
-ONE_PER_FAMILY = [next(n for n in visionmlp.list_models() if get_entry(n).family == f) for f in FAMILIES]
 
 
 @pytest.mark.parametrize("name", ONE_PER_FAMILY)

@@ -70,7 +70,7 @@ def usable(packed: PackedWeight | None, weight: torch.Tensor, x: torch.Tensor) -
     )
 
 
-def post_op(act: nn.Module | None) -> tuple[str, str] | None:
+def post_op(act: nn.Module | None) -> tuple[str, str]:
     """The oneDNN post-op (name, algorithm) computing ``act``: ``None`` or an activation :func:`fusable` accepts."""
     if act is None:
         return "none", ""
