@@ -18,6 +18,7 @@ import torch
 
 from ..utils.atomic import atomic_write_text
 from ._data import eval_set, train_set
+from ._journal import RunJournal, journal_path, saved_runs
 from ._runner import BUDGETS, Arm, Budget, Point, aggregate, check_matched, train_arm
 
 HOLDS, FAILS, INCONCLUSIVE = "holds", "does not hold", "inconclusive"
@@ -42,12 +43,14 @@ class Verdict:
 
 @dataclass(frozen=True)
 class Context:
-    """What a study's ``execute`` gets: the budget, seeds, data spec and a progress log."""
+    """What a study's ``execute`` gets: the budget, seeds, data spec, a progress log and the journal that
+    saves every finished run (:func:`run_arms` reuses the saved ones)."""
 
     budget: Budget
     seeds: tuple[int, ...]
     data: str
     log: Callable[[str], None]
+    journal: RunJournal
 
 
 def train_every_arm(ctx: Context, arms: list[Arm]) -> list[dict]:
@@ -91,13 +94,21 @@ class Study:
 
 
 def run_study(study: Study, budget: Budget, out: Path, seeds: int | None, data: str, command: str,
-              log: Callable[[str], None] = print) -> dict:  # fmt: skip
-    """Run ``study`` and write its report into ``out``; returns the JSON document."""
+              log: Callable[[str], None] = print, restart: bool = False) -> dict:  # fmt: skip
+    """Run ``study`` and write its report into ``out``; returns the JSON document.
+
+    Runs saved in ``out`` by an interrupted invocation of the same study, budget and data are reused (see
+    :mod:`._journal`) unless ``restart``."""
     params = study.param_counts()  # before anything trains: a mismatched study fails at once
-    out.mkdir(parents=True, exist_ok=True)
-    ctx = Context(budget, tuple(range(budget.seeds if seeds is None else seeds)), data, log)
-    if len(ctx.seeds) < 2 and budget.name != "tiny":
+    n_seeds = budget.seeds if seeds is None else seeds
+    if n_seeds < 2 and budget.name != "tiny":
         raise ValueError("a study needs at least 2 seeds: every point is a mean with its spread")
+    out.mkdir(parents=True, exist_ok=True)
+    identity = {"study": study.name, "budget": budget.__dict__, "data": data}
+    journal = RunJournal(journal_path(out, study.name, budget.name), identity, restart=restart)
+    if len(journal):
+        log(f"resuming: {len(journal)} finished run(s) saved in {journal.path} are reused (--restart discards them)")
+    ctx = Context(budget, tuple(range(n_seeds)), data, log, journal)
     start, load_before = time.perf_counter(), os.getloadavg()[0]
     runs = study.execute(ctx) if study.execute else train_every_arm(ctx, study.arms())
     table = study.summarise(runs)
@@ -114,7 +125,8 @@ def run_study(study: Study, budget: Budget, out: Path, seeds: int | None, data: 
         "data": data,
         "params": params,
         "command": command,
-        "seconds": round(time.perf_counter() - start, 1),
+        "seconds": round(time.perf_counter() - start + journal.reused_seconds, 1),
+        "resumed_runs": journal.reused,
         "machine": {
             "torch": torch.__version__,
             "threads": torch.get_num_threads(),
@@ -126,6 +138,7 @@ def run_study(study: Study, budget: Budget, out: Path, seeds: int | None, data: 
     }
     atomic_write_text(out / f"{study.name}.json", json.dumps(doc, indent=1) + "\n")
     _write_report(study, doc, table, out)
+    journal.finish()
     return doc
 
 
@@ -154,6 +167,12 @@ def _markdown(study: Study, doc: dict, table: list[dict]) -> str:
     matching = "matched within ±10% (checked before training)" if study.matched else study.why_unmatched
     load = doc["machine"].get("load_average")
     load = f" (1-minute load average {load[0]} at the start, {load[1]} at the end)" if load else ""
+    resumed = doc.get("resumed_runs", 0)
+    resumed = (
+        f"; {resumed} of the runs came from an earlier, interrupted invocation, counted at their own time"
+        if resumed
+        else ""
+    )
     return f"""# {study.name}
 
 **Claim** ({study.source}): {study.claim}
@@ -190,7 +209,7 @@ Parameters: {matching}.
 {doc["command"]}
 ```
 
-{doc["seconds"]:.0f} s on {doc["machine"]["threads"]} threads{load}, torch {doc["machine"]["torch"]}.
+{doc["seconds"]:.0f} s on {doc["machine"]["threads"]} threads{load}, torch {doc["machine"]["torch"]}{resumed}.
 """
 
 
@@ -236,6 +255,10 @@ def write_index(out: Path, studies: list[Study], base_command: str = "visionmlp 
             status = f"{verdict['status']} (preliminary)" if is_preliminary(budget) else verdict["status"]
         else:
             result, status = f"not yet run; {command}", "not yet run"
+        for partial in sorted(out.glob(f"{study.name}.*.partial.jsonl")):
+            result += (
+                f"; {saved_runs(partial)} runs of an unfinished invocation saved in `{partial.name}`: rerun to resume"
+            )
         rows.append(f"| {study.claim} | {study.source} | {result} | {status} |")
     small = BUDGETS["small"]
     text = f"""# Results: the papers' claims, re-run
@@ -261,14 +284,21 @@ def run_arms(ctx: Context, arms: list[Arm], train_set, test_set, score=None, **c
     """Train every arm from every seed on ``train_set``; one row per run with ``condition``, the test top-1
     and what ``score(model)`` adds (a dict of further metrics of the trained model)."""
     runs = []
+    where = " ".join(f"{k}={v}" for k, v in condition.items())
     for arm in arms:
         for seed in ctx.seeds:
+            key = {"arm": arm.label, **condition, "seed": seed}
+            row = ctx.journal.get(key)
+            if row is not None:
+                ctx.log(f"  {arm.label} {where} seed {seed}: test top-1 {100 * row['test_top1']:.2f}% (saved)")
+                runs.append(row)
+                continue
+            start = time.perf_counter()
             trained = train_arm(arm, train_set, test_set, ctx.budget, seed)
-            row = {"arm": arm.label, **condition, "seed": seed, "test_top1": trained.test_top1,
-                   "train_seconds": round(trained.seconds, 2)}  # fmt: skip
+            row = {**key, "test_top1": trained.test_top1, "train_seconds": round(trained.seconds, 2)}
             if score is not None:
                 row.update(score(trained.model))
-            where = " ".join(f"{k}={v}" for k, v in condition.items())
+            ctx.journal.add(key, row, time.perf_counter() - start)
             ctx.log(f"  {arm.label} {where} seed {seed}: test top-1 {100 * trained.test_top1:.2f}% "
                     f"({trained.seconds:.0f} s)")  # fmt: skip
             runs.append(row)

@@ -90,14 +90,14 @@ def execute(ctx: Context) -> list[dict]:
         for mode in MODES
     }
 
-    def score(model):
-        return {key: accuracy(model, view, ctx.budget) for key, view in views.items()}
+    def score(model):  # keyed "size mode": a run is saved as JSON (see _journal)
+        return {f"{size} {mode}": accuracy(model, view, ctx.budget) for (size, mode), view in views.items()}
 
     runs = []
     for run in run_arms(ctx, arms(), train_set(ctx.data), eval_set(ctx.data, "val", n), score):
         base = {"arm": run["arm"], "seed": run["seed"]}
         runs.append({**base, "size": _name(TRAIN_SIZE), "mode": "native", "top1": run["test_top1"]})
-        runs += [{**base, "size": size, "mode": mode, "top1": run[(size, mode)]} for size, mode in views]
+        runs += [{**base, "size": size, "mode": mode, "top1": run[f"{size} {mode}"]} for size, mode in views]
     return runs
 
 
