@@ -11,13 +11,12 @@ per-round ratios (time of F.linear / time of the conv path) with its range; > 1 
 from __future__ import annotations
 
 import argparse
-import statistics
 
 import torch
 import torch.nn.functional as F
 
 import visionmlp
-from visionmlp.bench.throughput import Step, alternate, inference_step, training_step
+from visionmlp.bench.throughput import Stats, Step, alternate, inference_step, per_round_ratio, training_step
 from visionmlp.layers import linear as linear_module
 from visionmlp.layers.linear import linear_as_conv
 from visionmlp.models import get_entry
@@ -27,10 +26,9 @@ SHAPES = [(1568, 512, 2048), (1568, 2048, 512), (1568, 384, 1536), (6272, 128, 5
 MODELS = ["mixer_s16_224", "resmlp_12_224", "gmlp_s16_224", "vip_s7", "cyclemlp_b1", "s2mlpv2_s", "ffonly_tiny"]
 
 
-def ratio(steps: dict[str, Step], rounds: int) -> tuple[float, float, float, dict]:
+def ratio(steps: dict[str, Step], rounds: int) -> tuple[Stats, dict[str, Stats]]:
     stats = alternate(steps, rounds=rounds, warmup=2, sync=lambda: None)
-    ratios = [a / b for a, b in zip(stats["linear"].samples, stats["conv"].samples, strict=True)]
-    return statistics.median(ratios), min(ratios), max(ratios), stats
+    return per_round_ratio(stats["linear"], stats["conv"]), stats
 
 
 def kernel_steps(rows: int, cin: int, cout: int, dtype: torch.dtype, train: bool) -> dict[str, Step]:
@@ -81,17 +79,17 @@ def main() -> None:
     for dtype in (torch.float32, torch.bfloat16):
         for train in (False, True):
             for rows, cin, cout in SHAPES:
-                med, lo, hi, stats = ratio(kernel_steps(rows, cin, cout, dtype, train), args.rounds)
+                r, stats = ratio(kernel_steps(rows, cin, cout, dtype, train), args.rounds)
                 flops = 2 * rows * cin * cout * (3 if train else 1)
                 rates = ", ".join(f"{k} {flops / v.median / 1e9:.0f} GFLOP/s" for k, v in stats.items())
                 kind = "train" if train else "infer"
-                print(f"kernel {str(dtype)[6:]:8s} {kind} {rows}x{cin}->{cout}: {med:.2f} ({lo:.2f}-{hi:.2f}); {rates}")
+                print(f"kernel {str(dtype)[6:]:8s} {kind} {rows}x{cin}->{cout}: {r:.2f}; {rates}")
     for train in (False, True):
         for name in args.models:
-            med, lo, hi, stats = ratio(model_steps(name, 8, train), args.rounds)
+            r, stats = ratio(model_steps(name, 8, train), args.rounds)
             kind = "training step" if train else "inference"
             times = ", ".join(f"{k} {1e3 * v.median:.0f} ms" for k, v in stats.items())
-            print(f"model float32 {kind} {name} x8: {med:.2f} ({lo:.2f}-{hi:.2f}); {times}", flush=True)
+            print(f"model float32 {kind} {name} x8: {r:.2f}; {times}", flush=True)
 
 
 if __name__ == "__main__":

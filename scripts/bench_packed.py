@@ -20,7 +20,7 @@ from performance_report import OTHERS, SHARED
 from torch import nn
 
 import visionmlp
-from visionmlp.bench.throughput import Stats, Step, alternate, inference_step
+from visionmlp.bench.throughput import Stats, Step, alternate, inference_step, per_round_ratio
 from visionmlp.layers.linear import Linear
 from visionmlp.models import get_entry
 
@@ -31,7 +31,7 @@ MODELS = SHARED + OTHERS  # the performance table's models: the S variant of eve
 
 def ratio(steps: dict[str, Step], rounds: int) -> tuple[Stats, dict[str, Stats]]:
     stats = alternate(steps, rounds=rounds, warmup=2, sync=lambda: None)
-    return Stats.of(a / b for a, b in zip(stats["unpacked"].samples, stats["packed"].samples, strict=True)), stats
+    return per_round_ratio(stats["unpacked"], stats["packed"]), stats
 
 
 def kernel_steps(rows: int, cin: int, cout: int, dtype: torch.dtype) -> dict[str, Step]:
@@ -78,14 +78,14 @@ def main() -> None:
             r, stats = ratio(kernel_steps(rows, cin, cout, dtype), args.rounds)
             rates = ", ".join(f"{k} {2 * rows * cin * cout / v.median / 1e9:.0f} GFLOP/s" for k, v in stats.items())
             shape = f"{rows}x{cin}->{cout}"
-            print(f"fc1+GELU {str(dtype)[6:]:8s} {shape}: {r.median:.2f} ({r.min:.2f}-{r.max:.2f}); {rates}")
+            print(f"fc1+GELU {str(dtype)[6:]:8s} {shape}: {r:.2f}; {rates}")
     for dtype in dtypes:
         for name in args.models:
             steps, diff, scale = model_steps(name, 8, dtype)
             r, stats = ratio(steps, args.rounds)
             times = ", ".join(f"{k} {1e3 * v.median:.0f} ms" for k, v in stats.items())
             print(
-                f"model {str(dtype)[6:]:8s} inference {name} x8: {r.median:.2f} ({r.min:.2f}-{r.max:.2f}); {times}; "
+                f"model {str(dtype)[6:]:8s} inference {name} x8: {r:.2f}; {times}; "
                 f"max abs diff {diff:.2g} (features up to {scale:.2g})",
                 flush=True,
             )

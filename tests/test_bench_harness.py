@@ -8,7 +8,7 @@ import visionmlp
 from visionmlp.bench import flops
 from visionmlp.bench.roofline import fraction, gflops, matmul_step
 from visionmlp.bench.run import BenchConfig, prepare
-from visionmlp.bench.throughput import Stats, alternate, peak_memory
+from visionmlp.bench.throughput import Stats, alternate, peak_memory, per_round_ratio
 from visionmlp.layers.linear import Linear
 
 
@@ -43,8 +43,11 @@ def test_stats():
     assert (s.median, s.min, s.max) == (2.0, 1.0, 3.0)
     assert s.map(lambda v: 1 / v).max == 1.0
     assert s.to_dict()["samples"] == [3.0, 1.0, 2.0]
+    assert f"{s:.1f}" == "2.0 (1.0-3.0)"
     with pytest.raises(ValueError):
         Stats.of([])
+    ratio = per_round_ratio(Stats.of([2.0, 9.0]), Stats.of([1.0, 3.0]))  # round by round, not of the medians
+    assert ratio.samples == (2.0, 3.0)
 
 
 def test_alternate_interleaves_steps():

@@ -24,7 +24,7 @@ from . import flops as flops_mod
 from . import official
 from ._timm_stub import install as install_torchvision_stub
 from .run import BenchConfig, make_input, prepare, with_autocast
-from .throughput import Stats, alternate, inference_step, synchronizer
+from .throughput import alternate, inference_step, per_round_ratio, synchronizer
 
 # Our family -> the converter of timm's state dicts for it (timm has no other MLP family of ours).
 TIMM_FORMATS = {"mixer": "timm_mixer", "resmlp": "timm_resmlp", "gmlp": "timm_gmlp"}
@@ -133,6 +133,6 @@ def compare(name: str, cfg: BenchConfig, reference: str = "timm", official_root:
             reference: with_autocast(inference_step(theirs, x), cfg),
         }
         times = alternate(steps, cfg.rounds, cfg.warmup, synchronizer(device))
-        ratio = Stats.of(a / b for a, b in zip(times["ours"].samples, times[reference].samples, strict=True))
+        ratio = per_round_ratio(times["ours"], times[reference])
         out[key] = {"ours": times["ours"].to_dict(), reference: times[reference].to_dict(), "ratio": ratio.to_dict()}
     return out

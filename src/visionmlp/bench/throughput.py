@@ -46,6 +46,16 @@ class Stats:
     def to_dict(self) -> dict:
         return {**asdict(self), "samples": list(self.samples)}
 
+    def __format__(self, spec: str) -> str:
+        """``f"{stats:.2f}"`` reads "median (min-max)", the way the benchmark scripts print a ratio."""
+        return f"{self.median:{spec}} ({self.min:{spec}}-{self.max:{spec}})"
+
+
+def per_round_ratio(numerator: Stats, denominator: Stats) -> Stats:
+    """``numerator / denominator`` round by round, for two steps timed by :func:`alternate`: the figure a
+    side-by-side comparison quotes, since both sides of a round saw the same machine load."""
+    return Stats.of(a / b for a, b in zip(numerator.samples, denominator.samples, strict=True))
+
 
 def synchronizer(device: torch.device) -> Callable[[], None]:
     """What makes a timed step finish before the clock stops on ``device``."""
