@@ -85,7 +85,7 @@ def test_peak_memory_sees_temporaries():
 @pytest.mark.parametrize("train", [False, True])
 def test_prepare_packs_for_inference_only(train):
     model = prepare(visionmlp.create_model("mixer_s4_28"), BenchConfig(dtype="bfloat16", fuse=True, pack=True), train)
-    packed = [m._packed is not None for m in model.modules() if isinstance(m, Linear)]
+    packed = [m.is_packed for m in model.modules() if isinstance(m, Linear)]
     assert packed and (not any(packed) if train else all(packed))
     assert next(model.parameters()).dtype == torch.bfloat16
 

@@ -64,6 +64,30 @@ def test_bfloat16_within_rounding(act, packed_calls):
     torch.testing.assert_close(got.float(), exact, atol=2e-2, rtol=1e-2)
 
 
+@pytest.mark.parametrize("bias", [True, False])
+def test_output_chunks_are_packed_separately_into_contiguous_tensors(bias, packed_calls):
+    torch.manual_seed(0)
+    layer = Linear(48, 80, bias=bias, out_chunks=2)
+    x = torch.randn(6, 48)
+    with torch.no_grad():
+        unpacked = layer.forward_chunks(x, nn.GELU())
+        whole = layer(x)
+        layer.pack()
+        chunks = layer.forward_chunks(x, nn.GELU())
+        assert len(packed_calls) == 2 and layer.is_packed
+        assert all(c.is_contiguous() and c.shape == (6, 40) for c in chunks)
+        assert not unpacked[1].is_contiguous()  # unpacked: views of one output, as before
+        for got, expected in zip(chunks, unpacked, strict=True):
+            torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(layer(x), whole, atol=1e-5, rtol=1e-5)  # the whole output still works
+        layer.weight[:40].mul_(2.0)  # any change of the weight makes every chunk stale
+        expected = linear_module.linear(x, layer.weight, layer.bias)
+        assert torch.equal(torch.cat(layer.forward_chunks(x, None), -1), expected)
+    assert len(packed_calls) == 4  # the call on the whole output; none after the change
+    with pytest.raises(ValueError, match="do not split into 3 equal chunks"):
+        Linear(4, 8, out_chunks=3)
+
+
 def test_unfusable_activation_runs_after_the_packed_gemm(packed_calls):
     layer = _layer()
     x = torch.randn(5, 48)
@@ -110,12 +134,12 @@ def test_pack_is_a_cache_not_state():
     layer.pack()
     assert set(layer.state_dict()) == keys
     twin = copy.deepcopy(layer)
-    assert twin._packed is None and layer._packed is not None
+    assert not twin.is_packed and layer.is_packed
     buffer = io.BytesIO()
     torch.save(layer, buffer)
     buffer.seek(0)
-    assert torch.load(buffer, weights_only=False)._packed is None
-    assert pickle.loads(pickle.dumps(layer))._packed is None
+    assert not torch.load(buffer, weights_only=False).is_packed
+    assert not pickle.loads(pickle.dumps(layer)).is_packed
     x = torch.randn(4, 48)
     with torch.no_grad():
         torch.testing.assert_close(twin(x), layer(x), atol=1e-5, rtol=1e-5)

@@ -43,29 +43,64 @@ def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> 
 
 class Linear(nn.Linear):
     """``nn.Linear`` (same parameters, names and initialisation) computed by :func:`linear`, or, after
-    :meth:`pack`, by oneDNN with a prepacked weight during CPU inference (``layers/packed_linear.py``)."""
+    :meth:`pack`, by oneDNN with a prepacked weight during CPU inference (``layers/packed_linear.py``).
 
-    _packed: PackedWeight | None = None
+    ``out_chunks`` is for a caller that splits the output into equal parts along the features (gMLP's
+    gate): packed, each part is its own GEMM writing its own contiguous tensor (:meth:`forward_chunks`),
+    where a part of one output would be a strided view that the next LayerNorm copies. The parameters and
+    the unpacked computation do not change with it.
+    """
+
+    _packed: tuple[PackedWeight | None, ...] = ()  # one per output chunk
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None, dtype=None,
+                 *, out_chunks: int = 1):  # fmt: skip
+        if out_features % out_chunks:
+            raise ValueError(f"{out_features} output features do not split into {out_chunks} equal chunks")
+        super().__init__(in_features, out_features, bias, device, dtype)
+        self.out_chunks = out_chunks
 
     def pack(self) -> None:
         """Reorder the weight for oneDNN now (in the dtype it has now); a cache, never saved."""
-        self._packed = pack_weight(self.weight)
+        self._packed = tuple(pack_weight(w) for w in self.weight.chunk(self.out_chunks))
+
+    @property
+    def is_packed(self) -> bool:
+        """Whether :meth:`pack` left a packed weight (it may still go unused: see ``packed_linear.usable``)."""
+        return bool(self._packed) and None not in self._packed
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_activated(x, None)
 
     def forward_activated(self, x: torch.Tensor, act: nn.Module | None) -> torch.Tensor:
         """``act(self(x))`` (``act`` may be None), the activation fused into the GEMM where packed."""
-        if not usable(self._packed, self.weight, x):
-            out = linear(x, self.weight, self.bias)
-        elif act is None or fusable(act):
-            return packed_linear(x, self._packed, self.bias, act)
-        else:
-            out = packed_linear(x, self._packed, self.bias)
-        return out if act is None else act(out)
+        if self.out_chunks > 1:
+            return torch.cat(self.forward_chunks(x, act), dim=-1)
+        return _activated_linear(x, self.weight, self.bias, self._packed[0] if self._packed else None, act)
+
+    def forward_chunks(self, x: torch.Tensor, act: nn.Module | None) -> tuple[torch.Tensor, ...]:
+        """``act(self(x)).chunk(out_chunks, dim=-1)``; packed, every chunk computed into its own tensor."""
+        weights = self.weight.chunk(self.out_chunks)
+        if not self._packed or not all(usable(p, w, x) for p, w in zip(self._packed, weights, strict=True)):
+            return _activated_linear(x, self.weight, self.bias, None, act).chunk(self.out_chunks, dim=-1)
+        biases = (None,) * self.out_chunks if self.bias is None else self.bias.chunk(self.out_chunks)
+        return tuple(_activated_linear(x, w, b, p, act) for w, b, p in zip(weights, biases, self._packed, strict=True))
 
     def __getstate__(self):
         # oneDNN's opaque tensors cannot be copied or pickled; the cache is rebuilt by pack().
         state = self.__dict__.copy()
         state.pop("_packed", None)
         return state
+
+
+def _activated_linear(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, packed: PackedWeight | None, act: nn.Module | None
+) -> torch.Tensor:
+    """``act(linear(x, weight, bias))``, on ``packed`` (the activation as its post-op) where it is usable."""
+    if not usable(packed, weight, x):
+        out = linear(x, weight, bias)
+    elif act is None or fusable(act):
+        return packed_linear(x, packed, bias, act)
+    else:
+        out = packed_linear(x, packed, bias)
+    return out if act is None else act(out)

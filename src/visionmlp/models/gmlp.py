@@ -41,10 +41,9 @@ class SpatialGatingUnit(nn.Module):
         nn.init.normal_(self.proj.weight, std=1e-6)
         nn.init.ones_(self.proj.bias)
 
-    def forward(self, x: torch.Tensor, grid: tuple[int, int] | None = None) -> torch.Tensor:  # x: (B, N, 2C)
-        u, v = x.chunk(2, dim=-1)
-        v = self.proj(self.norm(v), grid)  # mix (B, N, C) along N
-        return u * v
+    def forward(self, u: torch.Tensor, v: torch.Tensor, grid: tuple[int, int] | None = None) -> torch.Tensor:
+        """``u``, ``v``: the two (B, N, C) halves of the gated MLP's hidden features."""
+        return u * self.proj(self.norm(v), grid)  # v mixed along N
 
 
 class GatedMlp(nn.Module):
@@ -52,7 +51,7 @@ class GatedMlp(nn.Module):
 
     def __init__(self, dim: int, hidden: int, grid: tuple[int, int], drop: float = 0.0):
         super().__init__()
-        self.fc1 = Linear(dim, hidden)
+        self.fc1 = Linear(dim, hidden, out_chunks=2)  # the gate's halves u, v
         self.act = nn.GELU()
         self.drop1 = nn.Dropout(drop)
         self.gate = SpatialGatingUnit(hidden, grid)
@@ -60,8 +59,11 @@ class GatedMlp(nn.Module):
         self.drop2 = nn.Dropout(drop)
 
     def forward(self, x: torch.Tensor, grid: tuple[int, int] | None = None) -> torch.Tensor:
-        x = self.gate(self.drop1(self.fc1.forward_activated(x, self.act)), grid)
-        return self.drop2(self.fc2(x))
+        return self.drop2(self.fc2(self._gated(x, grid)))
+
+    def _gated(self, x: torch.Tensor, grid: tuple[int, int] | None) -> torch.Tensor:
+        u, v = self.fc1.forward_chunks(x, self.act)
+        return self.gate(self.drop1(u), self.drop1(v), grid)
 
 
 class SpatialGatingBlock(nn.Module):
