@@ -9,7 +9,8 @@ How a speed change is measured before it is kept (``docs/results/performance.md`
 the working tree, its weights loaded into REV's build of the same name, both fused (and packed for inference
 where the revision has ``pack()``) and checked to compute the same features; then the two are timed in
 alternating rounds, so each round's ratio sees one machine load. Ratio = REV time / working-tree time: above
-1 the working tree is faster.
+1 the working tree is faster. The first model of a process ran slower for its first rounds in trials (1.14x on a
+change that measured 1.01x after another model): list a model to warm up with first.
 """
 
 from __future__ import annotations
@@ -83,6 +84,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--warmup", type=int, default=3, help="untimed rounds before each model's timed ones")
     parser.add_argument("--train", action="store_true", help="time a training step instead of inference")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -94,7 +96,7 @@ def main() -> None:
         for dtype in (getattr(torch, d) for d in args.dtypes):
             for name in args.models:
                 steps, diff, scale = model_steps(old_package, name, args.batch, dtype, args.train)
-                stats: dict[str, Stats] = alternate(steps, rounds=args.rounds, warmup=2, sync=lambda: None)
+                stats: dict[str, Stats] = alternate(steps, rounds=args.rounds, warmup=args.warmup, sync=lambda: None)
                 r = per_round_ratio(stats["revision"], stats["working tree"])
                 times = ", ".join(f"{k} {1e3 * v.median:.0f} ms" for k, v in stats.items())
                 check = f"max abs diff {diff:.2g} (features up to {scale:.2g})"
