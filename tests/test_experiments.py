@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 from visionmlp.cli import main
 from visionmlp.experiments import (
@@ -27,6 +28,7 @@ from visionmlp.experiments import (
 )
 from visionmlp.experiments._data import PatchPermutation
 from visionmlp.experiments._study import _table
+from visionmlp.layers.packed_linear import can_pack
 
 # rows of each study's table at the tiny budget
 EXPECTED_ROWS = {
@@ -178,3 +180,17 @@ def test_resolution_and_tradeoff_verdicts():
     assert tradeoff.verdict([model("m", "mixer", 0.8, 100), model("v", "vit", 0.7, 50)]).status == HOLDS
     assert tradeoff.verdict([model("m", "mixer", 0.6, 50), model("r", "resnet", 0.8, 100)]).status == FAILS
     assert tradeoff.pareto_front([model("m", "mixer", 0.8, 10), model("r", "resnet", 0.7, 100)]) == ["m", "r"]
+
+
+def test_tradeoff_times_the_fused_and_packed_model(tmp_path, monkeypatch):
+    timed = []
+    real = tradeoff.inference_step
+
+    def spy(model, x):
+        timed.append((model.training, any(getattr(m, "is_packed", False) for m in model.modules())))
+        return real(model, x)
+
+    monkeypatch.setattr(tradeoff, "list_models", lambda _pattern: ["mixer_s4_28"])
+    monkeypatch.setattr(tradeoff, "inference_step", spy)
+    run_study(STUDIES["tradeoff"], BUDGETS["tiny"], tmp_path, 1, "synthetic", "cmd", log=lambda _m: None)
+    assert timed == [(False, can_pack(torch.ones(1, 1)))]  # the trained model in eval mode, prepacked where oneDNN is
