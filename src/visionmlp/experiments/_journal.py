@@ -31,7 +31,7 @@ def journal_path(out: Path, study: str, budget: str) -> Path:
 def saved_runs(path: Path) -> int:
     """How many runs the journal at ``path`` holds (for the claims table; no identity check)."""
     lines = path.read_text(encoding="utf-8").splitlines()[1:]
-    return sum(1 for line in lines if (_parse(line) or {}).keys() >= {"key", "row", "seconds"})
+    return sum(1 for line in lines if _is_run(_parse(line)))
 
 
 class RunJournal:
@@ -83,26 +83,30 @@ class RunJournal:
         broken = 0
         for line in lines[1:]:
             record = _parse(line)
-            if record is None or not {"key", "row", "seconds"} <= set(record):
+            if not _is_run(record):
                 broken += 1  # a line cut short by the interruption itself
                 continue
             self._runs[_key(record["key"])] = record
         if broken:  # rewritten without them, or the next run's line would be glued to a cut one
             records = [self.identity, *self._runs.values()]
-            atomic_write_text(self.path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in records))
+            atomic_write_text(self.path, "".join(json.dumps(r) + "\n" for r in records))
             warnings.warn(
                 f"{self.path}: dropped {broken} unreadable line(s); those runs will train again", stacklevel=3
             )
 
     def _append(self, record: dict) -> None:
         with self.path.open("a", encoding="utf-8") as f:
-            f.write(json.dumps(record, sort_keys=True) + "\n")
+            f.write(json.dumps(record) + "\n")  # a row keeps its column order
             f.flush()
             os.fsync(f.fileno())
 
 
 def _key(key: dict) -> str:
     return json.dumps(key, sort_keys=True)
+
+
+def _is_run(record: dict | None) -> bool:
+    return record is not None and {"key", "row", "seconds"} <= record.keys()
 
 
 def _parse(line: str) -> dict | None:
