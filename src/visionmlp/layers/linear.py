@@ -52,6 +52,7 @@ class Linear(nn.Linear):
     """
 
     _packed: tuple[PackedWeight | None, ...] = ()  # one per output chunk
+    out_chunks: int = 1  # also what a Linear pickled before the attribute existed reads
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None, dtype=None,
                  *, out_chunks: int = 1):  # fmt: skip
