@@ -11,7 +11,9 @@ from PIL import Image
 from visionmlp import create_model
 from visionmlp.cli import main
 from visionmlp.data import fashion_mnist_dir
+from visionmlp.layers import linear as linear_module
 from visionmlp.models import get_entry, list_models
+from visionmlp.models._base import VisionModel
 from visionmlp.train import load_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
@@ -44,6 +46,24 @@ def test_train_validate_predict(tmp_path, capsys):
 
     assert main(["train", "--model", "mixer_s4_28", "--data", "synthetic", "--output", str(run), *QUICK]) == 2
     assert "already holds a run" in capsys.readouterr().err
+
+
+def test_validate_scores_the_fused_packed_model_exactly(tmp_path, monkeypatch, capsys):
+    """validate runs the fast inference path (fuse + pack) and scores what the plain model scores."""
+    run = tmp_path / "run"
+    argv = ["train", "--model", "resmlp_s4_28", "--data", "synthetic", "--epochs", "1", "--output", str(run), *QUICK]
+    assert main(argv) == 0
+    packed = []
+    real = linear_module.packed_linear
+    monkeypatch.setattr(linear_module, "packed_linear", lambda *a, **k: packed.append(1) or real(*a, **k))
+    assert main(["validate", str(run), "--output", str(tmp_path / "fast")]) == 0
+    assert packed, "validate did not take the packed path"
+    monkeypatch.setattr(VisionModel, "for_inference", lambda self: self.eval())
+    assert main(["validate", str(run), "--output", str(tmp_path / "plain")]) == 0
+    fast, plain = (json.loads((tmp_path / d / "validation.json").read_text()) for d in ("fast", "plain"))
+    assert fast["loss"] == pytest.approx(plain["loss"], abs=1e-5)
+    assert fast["confusion"] == plain["confusion"]
+    capsys.readouterr()
 
 
 def test_resume_does_not_reread_pretrained(tmp_path, capsys):

@@ -22,7 +22,7 @@ def register(sub) -> None:
 
 def _predict(args) -> int:
     ckpt = load_checkpoint(args.checkpoint)
-    model = model_from_checkpoint(ckpt, use_ema=args.ema)
+    model = model_from_checkpoint(ckpt, use_ema=args.ema).for_inference()
     meta = ckpt["meta"]
     inp, classes = meta["input"], meta["classes"]
     mode = "L" if inp["input_size"][0] == 1 else "RGB"

@@ -47,7 +47,7 @@ def _validate(args) -> int:
     device = resolve_device(args.device)
     loader = build_loader(dataset, args.batch_size, train=False, workers=args.workers)
 
-    result = evaluate(model.to(device), loader, len(dataset.classes), DistContext(device=device))
+    result = evaluate(model.to(device).for_inference(), loader, len(dataset.classes), DistContext(device=device))
     _report(result, dataset.classes)
     folder = Path(args.output) if args.output else path.parent
     summary = {"checkpoint": str(path), "data": spec, "split": args.split, "images": result.count, "ema": args.ema,

@@ -5,9 +5,9 @@ Setup: every registered 28x28 small variant (0.46-2.7 M parameters, *not* matche
 own small configuration is what is being placed on the trade-off; they cost about 30 M MACs each, ConvMLP's
 10 M aside), trained with the same budget; MACs counted by
 ``bench.flops.model_cost`` and inference throughput (float32, batch = the budget's batch size, median of the
-timed rounds) measured by the benchmark harness's ``bench.throughput`` on the trained model made ready for
-inference the way ``visionmlp benchmark --fuse --pack`` does it (``fuse()``, then ``pack()``: the fastest CPU
-path each family has), one model at a time on the same threads.
+timed rounds) measured by the benchmark harness's ``bench.throughput`` on the trained model made ready by
+``for_inference()`` (``fuse()``, then ``pack()``, as ``visionmlp benchmark --fuse --pack`` runs it: the fastest
+CPU path each family has), one model at a time on the same threads.
 
 Verdict rule: a baseline (ViT, ResNet, BiT) *clearly dominates* an MLP model when its throughput is at least
 as high and its accuracy clearly above (non-overlapping mean ± spread). **holds** if some all-MLP model is on
@@ -51,7 +51,7 @@ def execute(ctx: Context) -> list[dict]:
 
     def score(model):  # on the CPU even when the runs trained on a GPU: the claim is about CPU throughput
         model = model.cpu()
-        fast = copy.deepcopy(model).eval().fuse().pack()  # the library's inference path, as `benchmark --fuse --pack`
+        fast = copy.deepcopy(model).for_inference()  # as `visionmlp benchmark --fuse --pack` runs it
         seconds = alternate({"m": inference_step(fast, x)}, rounds, warmup, synchronizer(x.device))["m"].median
         return {"img_per_s": x.shape[0] / seconds, "gmacs": model_cost(model, (1, *INPUT_SIZE)).macs / 1e9}
 

@@ -187,6 +187,13 @@ class VisionModel(nn.Module):
                 module.pack()
         return self
 
+    def for_inference(self) -> VisionModel:
+        """Eval mode, :meth:`fuse`, then :meth:`pack`: the fastest exact inference path (what ``visionmlp
+        benchmark --fuse --pack`` measures), in one call so ``validate``, ``predict`` and the studies cannot
+        drift from it. Call after moving the model to its device; for bfloat16, fold in float32 first
+        (``model.eval().fuse().to(dtype).for_inference()``: fusing again is a no-op). Returns ``self``."""
+        return self.eval().fuse().pack()
+
     def save_pretrained(self, directory) -> None:
         """Write ``model.safetensors`` + ``config.json`` to ``directory``; ``create_model(name, pretrained=directory)``
         rebuilds this model from them (see ``models/_weights.py``)."""
