@@ -18,6 +18,7 @@ from torch import nn
 
 from ..layers import DropPath, Mlp, PatchEmbed, trunc_normal_
 from ..layers._helpers import to_2tuple
+from ..layers.branch_sum import weighted_branch_sum
 from ..layers.drop import drop_path_rates
 from ..layers.linear import Linear
 from ._base import VisionModel
@@ -50,8 +51,8 @@ class BranchReweightMixer(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, H, W, C)
         b, _, _, c = x.shape
         h, w, ch = self.mix_height(x), self.mix_width(x), self.mlp_c(x)
-        a = self.reweight((h + w + ch).mean(dim=(1, 2))).reshape(b, 1, 1, c, 3).softmax(dim=-1)
-        return self.proj(h * a[..., 0] + w * a[..., 1] + ch * a[..., 2])
+        a = self.reweight((h + w + ch).mean(dim=(1, 2))).reshape(b, c, 3).softmax(dim=-1)
+        return self.proj(weighted_branch_sum((h, w, ch), a.permute(2, 0, 1)))
 
 
 class PermutatorBlock(nn.Module):

@@ -21,6 +21,7 @@ from torch import nn
 
 from ..layers import DropPath, Mlp
 from ..layers._helpers import to_2tuple
+from ..layers.branch_sum import weighted_branch_sum
 from ..layers.conv_nhwc import ConvNHWC
 from ..layers.drop import drop_path_rates
 from ..layers.linear import Linear, linear
@@ -75,8 +76,8 @@ class CycleMlp(nn.Module):
         b, _, _, c = x.shape
         h, w, ch = self.sfc_h(x), self.sfc_w(x), self.mlp_c(x)
         a = self.reweight((h + w + ch).mean(dim=(1, 2)))  # (B, 3C), channel-major as (C, 3)
-        a = a.reshape(b, c, 3).permute(2, 0, 1).softmax(dim=0)[:, :, None, None, :]  # (3, B, 1, 1, C)
-        return self.proj_drop(self.proj(h * a[0] + w * a[1] + ch * a[2]))
+        a = a.reshape(b, c, 3).permute(2, 0, 1).softmax(dim=0)  # (3, B, C)
+        return self.proj_drop(self.proj(weighted_branch_sum((h, w, ch), a)))
 
 
 class CycleBlock(nn.Module):

@@ -14,11 +14,14 @@ initialisation are taken from ViP's code, on which the paper builds.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import nn
 
 from ..layers import DropPath, Mlp
 from ..layers._helpers import to_2tuple
+from ..layers.branch_sum import weighted_branch_sum
 from ..layers.conv_nhwc import ConvNHWC
 from ..layers.drop import drop_path_rates
 from ..layers.linear import Linear
@@ -43,11 +46,11 @@ class SplitAttention(nn.Module):
         self.act = nn.GELU()
         self.mlp2 = Linear(hidden or dim // 4, dim * k, bias=False)
 
-    def forward(self, x_all: torch.Tensor) -> torch.Tensor:  # x_all: (B, K, H, W, C)
-        b, k, _, _, c = x_all.shape
-        a = x_all.sum(dim=(1, 2, 3))  # (B, C)
-        attn = self.mlp2(self.act(self.mlp1(a))).reshape(b, k, c).softmax(dim=1)  # (B, K, C)
-        return (x_all * attn[:, :, None, None, :]).sum(dim=1)
+    def forward(self, branches: Sequence[torch.Tensor]) -> torch.Tensor:  # K maps (B, H, W, C)
+        b, _, _, c = branches[0].shape
+        a = sum(branch.sum(dim=(1, 2)) for branch in branches)  # (B, C), without stacking the maps (a copy)
+        attn = self.mlp2(self.act(self.mlp1(a))).reshape(b, self.k, c).softmax(dim=1)  # (B, K, C)
+        return weighted_branch_sum(branches, attn.transpose(0, 1))
 
 
 class S2Attention(nn.Module):
@@ -65,7 +68,7 @@ class S2Attention(nn.Module):
         x1, x2, x3 = self.mlp1(x).chunk(3, dim=-1)
         x1 = shift_channels(x1, self.offsets1, padding="border")
         x2 = shift_channels(x2, self.offsets2, padding="border")
-        return self.mlp2(self.split_attention(torch.stack([x1, x2, x3], dim=1)))
+        return self.mlp2(self.split_attention((x1, x2, x3)))
 
 
 class S2v2Block(nn.Module):
