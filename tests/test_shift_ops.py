@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 import visionmlp
-from visionmlp.layers.shift import axial_offsets, quad_offsets, shift_channels
+from visionmlp.layers.shift import ChannelShift, axial_offsets, quad_offsets
 from visionmlp.models import get_entry
 from visionmlp.models.asmlp import AxialShift
 from visionmlp.models.cyclemlp import CycleFC
@@ -56,7 +56,7 @@ def _torch_shift_reference(x, shift_size, dim):
 def test_axial_shift_matches_official_torch_shift(channels, shift_size):
     x = _randn(2, channels, 6, 5)
     for dim, axis in ((2, 0), (3, 1)):
-        ours = shift_channels(x.permute(0, 2, 3, 1), axial_offsets(channels, shift_size, axis)).permute(0, 3, 1, 2)
+        ours = ChannelShift(axial_offsets(channels, shift_size, axis))(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
         torch.testing.assert_close(ours, _torch_shift_reference(x, shift_size, dim), rtol=0, atol=0)
 
 
@@ -141,15 +141,53 @@ def _spatial_shift2(x):
 @pytest.mark.parametrize("channels", [8, 10, 13])
 def test_spatial_shift_matches_paper_pseudo_code(channels):
     x = _randn(2, 5, 6, channels)
-    one = shift_channels(x, quad_offsets(channels, first_axis=0), padding="border")
-    two = shift_channels(x, quad_offsets(channels, first_axis=1), padding="border")
+    one = ChannelShift(quad_offsets(channels, first_axis=0), padding="border")(x)
+    two = ChannelShift(quad_offsets(channels, first_axis=1), padding="border")(x)
     torch.testing.assert_close(one, _spatial_shift1(x), rtol=0, atol=0)
     torch.testing.assert_close(two, _spatial_shift2(x), rtol=0, atol=0)
 
 
-def test_shift_rejects_unknown_padding():
-    with pytest.raises(ValueError, match="padding"):
-        shift_channels(torch.zeros(1, 2, 2, 4), quad_offsets(4), padding="reflect")
+def _clamped_shift_reference(x, offsets, padding):
+    """out[b, i, j, c] = x[b, i + dy_c, j + dx_c, c], element by element; outside: 0 or the nearest border."""
+    _, h, w, c = x.shape
+    out = torch.zeros_like(x)
+    for ch, (dy, dx) in enumerate(offsets.tolist()):
+        for i in range(h):
+            for j in range(w):
+                si, sj = i + dy, j + dx
+                if padding == "border":
+                    si, sj = min(max(si, 0), h - 1), min(max(sj, 0), w - 1)
+                if 0 <= si < h and 0 <= sj < w:
+                    out[:, i, j, ch] = x[:, si, sj, ch]
+    return out
+
+
+@pytest.mark.parametrize("padding", ["zeros", "border"])
+def test_any_single_axis_table_matches_the_elementwise_definition(padding):
+    """Groups that are no arithmetic progression (split into runs), shifts longer than the map, zero shifts."""
+    offsets = torch.tensor([[0, 1], [2, 0], [0, 1], [0, 1], [-1, 0], [0, -7], [2, 0], [0, 0], [2, 0], [0, 1]])
+    x = _randn(2, 4, 5, len(offsets)).requires_grad_()
+    shift = ChannelShift(offsets, padding)
+    expected = _clamped_shift_reference(x, offsets, padding)
+    torch.testing.assert_close(shift(x), expected, rtol=0, atol=0)
+    cotangent = _randn(*x.shape, seed=1)
+    grad = torch.autograd.grad((shift(x) * cotangent).sum(), x)[0]
+    torch.testing.assert_close(grad, torch.autograd.grad((expected * cotangent).sum(), x)[0])
+
+
+@pytest.mark.parametrize(
+    ("offsets", "padding", "x", "message"),
+    [
+        (quad_offsets(4), "reflect", torch.zeros(1, 2, 2, 4), "padding"),
+        (torch.tensor([[1, 1], [0, 0]]), "zeros", torch.zeros(1, 2, 2, 2), "one axis"),
+        (torch.tensor([1, 0]), "zeros", torch.zeros(1, 2, 2, 2), r"\(channels, 2\)"),
+        (quad_offsets(4), "zeros", torch.zeros(1, 2, 2, 8), "planned for 4 channels, the map has 8"),
+    ],
+    ids=["padding", "diagonal", "table-shape", "channels"],
+)
+def test_shift_rejects_what_it_cannot_do(offsets, padding, x, message):
+    with pytest.raises(ValueError, match=message):
+        ChannelShift(offsets, padding)(x)
 
 
 @pytest.mark.parametrize("name", ["cyclemlp_b1", "asmlp_t"])

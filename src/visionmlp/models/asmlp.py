@@ -26,7 +26,7 @@ from ..layers import DropPath
 from ..layers._helpers import to_2tuple
 from ..layers.conv_nhwc import ConvNHWC
 from ..layers.drop import drop_path_rates
-from ..layers.shift import axial_offsets, shift_channels
+from ..layers.shift import ChannelShift, axial_offsets
 from ._base import VisionModel
 from ._features import FeatureInfo
 from ._registry import (
@@ -87,13 +87,13 @@ class AxialShift(nn.Module):
         self.actn = nn.GELU()
         self.norm1 = group_norm(dim)
         self.norm2 = group_norm(dim)
-        self.register_buffer("offsets_lr", axial_offsets(dim, shift_size, axis=1), persistent=False)
-        self.register_buffer("offsets_td", axial_offsets(dim, shift_size, axis=0), persistent=False)
+        self.shift_lr = ChannelShift(axial_offsets(dim, shift_size, axis=1))
+        self.shift_td = ChannelShift(axial_offsets(dim, shift_size, axis=0))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, H, W, C)
         x = self.actn(self.norm1(self.conv1(x)))
-        x_lr = self.actn(self.conv2_1(shift_channels(x, self.offsets_lr)))
-        x_td = self.actn(self.conv2_2(shift_channels(x, self.offsets_td)))
+        x_lr = self.actn(self.conv2_1(self.shift_lr(x)))
+        x_td = self.actn(self.conv2_2(self.shift_td(x)))
         return self.conv3(self.norm2(x_lr + x_td))
 
     def extra_repr(self) -> str:

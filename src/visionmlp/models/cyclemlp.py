@@ -25,7 +25,7 @@ from ..layers.branch_sum import weighted_branch_sum
 from ..layers.conv_nhwc import ConvNHWC
 from ..layers.drop import drop_path_rates
 from ..layers.linear import Linear, linear
-from ..layers.shift import cycle_offsets, shift_channels
+from ..layers.shift import ChannelShift, cycle_offsets
 from ._channels_last import ChannelsLastStages
 from ._features import FeatureInfo
 from ._registry import (
@@ -47,13 +47,13 @@ class CycleFC(nn.Module):
         self.kernel_size = tuple(kernel_size)
         self.weight = nn.Parameter(torch.empty(out_channels, in_channels, 1, 1))
         self.bias = nn.Parameter(torch.empty(out_channels))
-        self.register_buffer("offsets", cycle_offsets(in_channels, self.kernel_size), persistent=False)
+        self.shift = ChannelShift(cycle_offsets(in_channels, self.kernel_size))
         # torch's Conv2d default; the model's init replaces it with trunc_normal(0.02) and zero bias.
         nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         nn.init.uniform_(self.bias, -1 / math.sqrt(in_channels), 1 / math.sqrt(in_channels))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, H, W, C)
-        return linear(shift_channels(x, self.offsets), self.weight.flatten(1), self.bias)
+        return linear(self.shift(x), self.weight.flatten(1), self.bias)
 
     def extra_repr(self) -> str:
         return f"{self.weight.shape[1]}, {self.weight.shape[0]}, kernel_size={self.kernel_size}"

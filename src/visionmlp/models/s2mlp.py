@@ -17,7 +17,7 @@ from ..layers import DropPath, Mlp, trunc_normal_
 from ..layers._helpers import to_2tuple
 from ..layers.drop import drop_path_rates
 from ..layers.linear import Linear
-from ..layers.shift import quad_offsets, shift_channels
+from ..layers.shift import ChannelShift, quad_offsets
 from ._base import VisionModel
 from ._features import FeatureInfo
 from ._registry import (
@@ -36,10 +36,10 @@ class SpatialShiftMlp(nn.Module):
         self.fc1 = Linear(dim, dim)
         self.act = nn.GELU()
         self.fc2 = Linear(dim, dim)
-        self.register_buffer("offsets", quad_offsets(dim), persistent=False)
+        self.shift = ChannelShift(quad_offsets(dim), padding="border")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, H, W, C)
-        return self.fc2(shift_channels(self.act(self.fc1(x)), self.offsets, padding="border"))
+        return self.fc2(self.shift(self.act(self.fc1(x))))
 
 
 class S2Block(nn.Module):

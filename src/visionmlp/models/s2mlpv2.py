@@ -25,7 +25,7 @@ from ..layers.branch_sum import weighted_branch_sum
 from ..layers.conv_nhwc import ConvNHWC
 from ..layers.drop import drop_path_rates
 from ..layers.linear import Linear
-from ..layers.shift import quad_offsets, shift_channels
+from ..layers.shift import ChannelShift, quad_offsets
 from ._channels_last import ChannelsLastStages
 from ._features import FeatureInfo
 from ._registry import (
@@ -61,13 +61,12 @@ class S2Attention(nn.Module):
         self.mlp1 = Linear(dim, dim * 3)
         self.split_attention = SplitAttention(dim, k=3)
         self.mlp2 = Linear(dim, dim)
-        self.register_buffer("offsets1", quad_offsets(dim, first_axis=0), persistent=False)
-        self.register_buffer("offsets2", quad_offsets(dim, first_axis=1), persistent=False)
+        self.shift1 = ChannelShift(quad_offsets(dim, first_axis=0), padding="border")
+        self.shift2 = ChannelShift(quad_offsets(dim, first_axis=1), padding="border")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, H, W, C)
         x1, x2, x3 = self.mlp1(x).chunk(3, dim=-1)
-        x1 = shift_channels(x1, self.offsets1, padding="border")
-        x2 = shift_channels(x2, self.offsets2, padding="border")
+        x1, x2 = self.shift1(x1), self.shift2(x2)
         return self.mlp2(self.split_attention((x1, x2, x3)))
 
 
