@@ -182,7 +182,7 @@ def test_resolution_and_tradeoff_verdicts():
     assert tradeoff.pareto_front([model("m", "mixer", 0.8, 10), model("r", "resnet", 0.7, 100)]) == ["m", "r"]
 
 
-def test_tradeoff_times_the_fused_and_packed_model(tmp_path, monkeypatch):
+def test_tradeoff_times_every_model_fused_and_packed_side_by_side(tmp_path, monkeypatch):
     timed = []
     real = tradeoff.inference_step
 
@@ -190,7 +190,14 @@ def test_tradeoff_times_the_fused_and_packed_model(tmp_path, monkeypatch):
         timed.append((model.training, any(getattr(m, "is_packed", False) for m in model.modules())))
         return real(model, x)
 
-    monkeypatch.setattr(tradeoff, "list_models", lambda _pattern: ["mixer_s4_28"])
+    monkeypatch.setattr(tradeoff, "list_models", lambda _pattern: ["mixer_s4_28", "gmlp_s4_28"])
     monkeypatch.setattr(tradeoff, "inference_step", spy)
-    run_study(STUDIES["tradeoff"], BUDGETS["tiny"], tmp_path, 1, "synthetic", "cmd", log=lambda _m: None)
-    assert timed == [(False, can_pack(torch.ones(1, 1)))]  # the trained model in eval mode, prepacked where oneDNN is
+    monkeypatch.setitem(tradeoff.TIMING, "tiny", (3, 1))
+    doc = run_study(STUDIES["tradeoff"], BUDGETS["tiny"], tmp_path, 1, "synthetic", "cmd", log=lambda _m: None)
+    assert timed == [(False, can_pack(torch.ones(1, 1)))] * 2  # in eval mode, prepacked where oneDNN is
+    rounds = [r for r in doc["runs"] if "img_per_s" in r]
+    assert sorted((r["arm"], r["round"]) for r in rounds) == [(a, i) for a in ("gmlp_s4_28", "mixer_s4_28")
+                                                              for i in range(3)]  # fmt: skip
+    speed = {row["arm"]: row["img_per_s"] for row in doc["table"]}
+    assert all(point["n"] == 3 and point["mean"] > 0 for point in speed.values())  # a point over the rounds
+    assert all("gmacs" in row and row["test_top1"]["n"] == 1 for row in doc["table"])
