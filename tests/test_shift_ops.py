@@ -211,3 +211,13 @@ def test_s2_families_take_other_sizes(name):
     with torch.no_grad():
         out = model(torch.randn(1, 3, 40, 56))
     assert out.shape == (1, model.num_classes) and torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("padding", ["zeros", "border"])
+def test_shift_backward_is_its_adjoint_to_second_order(padding):
+    """The hand-written backward (the opposite shift, border strips summed) against finite differences, and
+    differentiable itself (a gradient penalty needs the second derivative)."""
+    shift = ChannelShift(torch.tensor([[0, 1], [2, 0], [0, -1], [0, 0], [-3, 0]]), padding)
+    x = _randn(2, 3, 4, 5).double().requires_grad_()
+    assert torch.autograd.gradcheck(shift, (x,))
+    assert torch.autograd.gradgradcheck(shift, (x,))

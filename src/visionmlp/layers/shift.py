@@ -8,7 +8,10 @@ The shift is planned once, when the module is built: the channels are grouped by
 becomes channel slices, and the forward pass is one slice copy per group plus the strip the shift
 uncovers. A ``gather`` with a per-element index did the same in one call but read an int64 index per
 element (four times the data in bfloat16) and trained through a ``scatter_add``; slices read the data
-once, backpropagate as slices, and give ``torch.compile`` a plan made of Python constants.
+once and give ``torch.compile`` a plan made of Python constants. The backward pass is the shift's adjoint
+(the opposite shift with zeros, plus, with border padding, the uncovered strip's gradient summed onto the
+border it copied): autograd's own backward of the slice copies cloned the whole gradient once per copy and
+made a float32 training step 3-5% slower than the gather.
 """
 
 from __future__ import annotations
@@ -47,13 +50,41 @@ class ChannelShift(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[-1] != self.channels:
             raise ValueError(f"the shift was planned for {self.channels} channels, the map has {x.shape[-1]}")
-        out = torch.empty_like(x)
-        for dim, step, channels in self.plan:
-            _shift_into(out[..., channels], x[..., channels], dim, step, self.padding)
-        return out
+        return _Shift.apply(x, self.plan, self.padding)
 
     def extra_repr(self) -> str:
         return f"{self.channels}, padding={self.padding!r}, groups={len(self.plan)}"
+
+
+class _Shift(torch.autograd.Function):
+    """The planned shift, differentiated by its adjoint (see the module docstring)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, plan: tuple, padding: str) -> torch.Tensor:
+        ctx.plan, ctx.padding = plan, padding
+        return _shift(x, plan, padding)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        back = tuple((dim, -step, channels) for dim, step, channels in ctx.plan)
+        grad_x = _shift(grad, back, "zeros")
+        if ctx.padding == "border":  # every position of the uncovered strip read the border: its gradient adds up there
+            for dim, step, channels in ctx.plan:
+                if step:
+                    n = grad.shape[dim]
+                    k = min(abs(step), n)
+                    edge, strip = (n - 1, n - k) if step > 0 else (0, 0)
+                    grad_x[..., channels].narrow(dim, edge, 1).add_(
+                        grad[..., channels].narrow(dim, strip, k).sum(dim, keepdim=True)
+                    )
+        return grad_x, None, None
+
+
+def _shift(x: torch.Tensor, plan: tuple, padding: str) -> torch.Tensor:
+    out = torch.empty_like(x)
+    for dim, step, channels in plan:
+        _shift_into(out[..., channels], x[..., channels], dim, step, padding)
+    return out
 
 
 def _plan(offsets: list[list[int]]) -> tuple[tuple[int, int, slice], ...]:
