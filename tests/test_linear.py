@@ -7,8 +7,9 @@ import torch.nn.functional as F
 
 import visionmlp
 from visionmlp.layers import linear as linear_module
-from visionmlp.layers.linear import Linear, conv_is_faster, linear_as_conv
+from visionmlp.layers.linear import Linear, conv_applies, conv_is_faster, linear_as_conv
 from visionmlp.models import get_entry
+from visionmlp.utils import cpu
 
 
 @pytest.mark.parametrize("shape", [(5, 12), (2, 7, 12), (2, 3, 4, 12)])
@@ -37,16 +38,45 @@ def test_conv_path_takes_strided_rows():
     torch.testing.assert_close(layer(x), F.linear(x, layer.weight, layer.bias), rtol=1e-5, atol=1e-6)
 
 
-def test_dispatch_only_for_float32_cpu_without_autocast():
+def test_conv_applies_only_to_float32_cpu_without_autocast():
     x = torch.randn(4, 8)
-    assert conv_is_faster(x)
-    assert not conv_is_faster(x.bfloat16()) and not conv_is_faster(x.double())
-    assert not conv_is_faster(torch.empty(0, 8))
+    assert conv_applies(x)
+    assert not conv_applies(x.bfloat16()) and not conv_applies(x.double())
+    assert not conv_applies(torch.empty(0, 8))
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        assert not conv_is_faster(x)
+        assert not conv_applies(x)
+
+
+@pytest.mark.parametrize(
+    ("vendor", "mkl", "expected"),
+    [("AuthenticAMD", True, True), ("GenuineIntel", True, False), ("", True, False), ("AuthenticAMD", False, False)],
+    ids=["amd-mkl", "intel-mkl", "unknown", "amd-no-mkl"],
+)
+def test_conv_only_where_mkl_runs_on_a_non_intel_x86(monkeypatch, vendor, mkl, expected):
+    monkeypatch.setattr(cpu, "cpu_fields", lambda: {"vendor_id": vendor} if vendor else {})
+    monkeypatch.setattr(torch.backends.mkl, "is_available", lambda: mkl)
+    assert linear_module.blas_lags_onednn() is expected
+    monkeypatch.setattr(linear_module, "BLAS_LAGS_ONEDNN", expected)
+    assert conv_is_faster(torch.randn(4, 8)) is expected
+
+
+def test_cpu_fields_read_the_first_processor(tmp_path, monkeypatch):
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC\nflags\t\t: fpu avx2 avx512f\n\n"
+                    "processor\t: 1\nvendor_id\t: Other\n")  # fmt: skip
+    monkeypatch.setattr(cpu, "CPUINFO", info)
+    cpu.cpu_fields.cache_clear()
+    try:
+        assert cpu.cpu_vendor() == "AuthenticAMD" and cpu.cpu_summary() == "AMD EPYC (avx2, avx512f)"
+        monkeypatch.setattr(cpu, "CPUINFO", tmp_path / "missing")
+        cpu.cpu_fields.cache_clear()
+        assert cpu.cpu_vendor() == "" and cpu.cpu_name()  # no /proc/cpuinfo: the platform's name
+    finally:
+        cpu.cpu_fields.cache_clear()
 
 
 def test_linear_routes_float32_through_the_conv_and_keeps_nn_linear_state(monkeypatch):
+    monkeypatch.setattr(linear_module, "BLAS_LAGS_ONEDNN", True)  # as on a machine where the conv is faster
     calls = []
     monkeypatch.setattr(linear_module, "linear_as_conv", lambda *a: calls.append(a[0].dtype) or F.linear(*a))
     layer = Linear(8, 3)
@@ -58,6 +88,7 @@ def test_linear_routes_float32_through_the_conv_and_keeps_nn_linear_state(monkey
 
 def test_whole_model_matches_the_matmul_path(monkeypatch):
     """A model built of these Linears gives the same logits with the conv path on and off."""
+    monkeypatch.setattr(linear_module, "BLAS_LAGS_ONEDNN", True)
     torch.manual_seed(0)
     model = visionmlp.create_model("mixer_s16_224", **get_entry("mixer_s16_224").tiny).eval()
     x = torch.randn(2, 3, 32, 32)

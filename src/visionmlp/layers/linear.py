@@ -1,11 +1,15 @@
-"""The Linear layer of every family: ``nn.Linear``'s weights and maths, with float32 on CPU computed by
-oneDNN's 1x1 convolution instead of the BLAS matrix product.
+"""The Linear layer of every family: ``nn.Linear``'s weights and maths, with float32 on a non-Intel x86 CPU
+computed by oneDNN's 1x1 convolution instead of MKL's matrix product.
 
-Why: on the project's CPU (AMD EPYC, AVX-512) PyTorch's float32 ``addmm`` reaches about 125-195 GFLOP/s on
-channel-MLP shapes, where oneDNN's channels-last 1x1 convolution over the same rows reaches 205-420, forward
-and backward alike (``python scripts/bench_linear.py``). The rows of ``x`` become the spatial positions of a
-(1, C, M, 1) channels-last view, so no data moves. bfloat16, autocast, other devices and ONNX export keep
-``F.linear``, where the convolution is not faster or not wanted in an exported graph.
+Why: on an AMD EPYC with AVX-512 (one of the project's machines) PyTorch's float32 ``addmm`` reached about
+125-195 GFLOP/s on channel-MLP shapes, where oneDNN's channels-last 1x1 convolution over the same rows
+reached 205-420, forward and backward alike: MKL dispatches its AVX-512 kernels by CPU vendor, oneDNN by
+the instructions the CPU has. On an Intel Xeon (another of its machines) MKL runs at the vector peak and
+the convolution was 4-11% slower in whole models (``python scripts/bench_linear.py`` on each). So the
+convolution is used where MKL is PyTorch's BLAS and the CPU is x86 but not Intel's. The rows of ``x``
+become the spatial positions of a (1, C, M, 1) channels-last view, so no data moves. bfloat16, autocast,
+other devices and ONNX export keep ``F.linear``, where the convolution is not faster or not wanted in an
+exported graph.
 """
 
 from __future__ import annotations
@@ -14,11 +18,21 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..utils.cpu import cpu_vendor
 from .packed_linear import PackedWeight, fusable, pack_weight, packed_linear, usable
 
 
-def conv_is_faster(x: torch.Tensor) -> bool:
-    """Whether :func:`linear_as_conv` is the faster way to apply a Linear to ``x``."""
+def blas_lags_onednn() -> bool:
+    """Whether this machine's float32 BLAS is the one oneDNN outruns: MKL on an x86 CPU not made by Intel."""
+    return torch.backends.mkl.is_available() and cpu_vendor() not in ("GenuineIntel", "")
+
+
+BLAS_LAGS_ONEDNN = blas_lags_onednn()
+
+
+def conv_applies(x: torch.Tensor) -> bool:
+    """Whether :func:`linear_as_conv` may stand in for ``F.linear`` on ``x``: float32 on the CPU, outside
+    autocast and ONNX export (the cases it was measured faster in)."""
     return (
         x.device.type == "cpu"
         and x.dtype == torch.float32
@@ -26,6 +40,11 @@ def conv_is_faster(x: torch.Tensor) -> bool:
         and not torch.is_autocast_enabled("cpu")
         and not torch.onnx.is_in_onnx_export()
     )
+
+
+def conv_is_faster(x: torch.Tensor) -> bool:
+    """Whether :func:`linear_as_conv` is the faster way to apply a Linear to ``x`` on this machine."""
+    return BLAS_LAGS_ONEDNN and conv_applies(x)
 
 
 def linear_as_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
