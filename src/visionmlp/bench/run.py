@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from ..models import build_model, get_entry
+from ..utils.cpu import cpu_summary
 from . import flops as flops_mod
 from .roofline import MATMUL_SIDE, fraction, gflops, matmul_step
 from .throughput import alternate, inference_step, peak_memory, synchronizer, training_step
@@ -112,6 +113,7 @@ def machine_info(cfg: BenchConfig) -> dict:
         "torch": torch.__version__,
         "device": cfg.device,
         "threads": torch.get_num_threads(),
+        "cpu": cpu_summary(),
         "cpu_count": os.cpu_count(),
         "load_avg": list(os.getloadavg()),
     }

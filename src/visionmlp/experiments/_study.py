@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from pathlib import Path
 import torch
 
 from ..utils.atomic import atomic_write_text
+from ..utils.cpu import cpu_summary
 from ._data import eval_set, train_set
 from ._journal import RunJournal, journal_path, saved_runs
 from ._runner import BUDGETS, Arm, Budget, Point, aggregate, check_matched, train_arm
@@ -130,7 +130,7 @@ def run_study(study: Study, budget: Budget, out: Path, seeds: int | None, data: 
         "machine": {
             "torch": torch.__version__,
             "threads": torch.get_num_threads(),
-            "cpu": platform.processor(),
+            "cpu": cpu_summary(),
             "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         },
         "table": [{k: v.to_dict() if isinstance(v, Point) else v for k, v in row.items()} for row in table],
