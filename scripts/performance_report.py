@@ -137,7 +137,7 @@ def render(docs: dict) -> str:
         "the CPU: where MKL's sgemm lags oneDNN (x86 CPUs not made by Intel, `layers/linear.py`) the models'",
         "oneDNN kernels can score above 100%; on an Intel CPU the sgemm runs near the vector peak.",
         "",
-        "**Machine load.** Other engineers ran tests on the same 2 cores during these runs; `uptime` before and",
+        "**Machine load.** Other work can share the 2 cores during these runs; `uptime` before and",
         "after each run is listed with it. Ratios measured side by side are robust to that load to first",
         "order (both sides slow down together), absolute rates are not.",
         "",
