@@ -11,8 +11,11 @@ from torch import nn
 
 from randomised import ONE_PER_FAMILY, randomised, sample_input
 from visionmlp.layers import linear as linear_module
+from visionmlp.layers.conv_nhwc import ConvNHWC
 from visionmlp.layers.linear import Linear
 from visionmlp.layers.packed_linear import can_pack
+from visionmlp.models import get_entry
+from visionmlp.models.cyclemlp import CycleFC
 
 pytestmark = pytest.mark.skipif(not can_pack(torch.ones(1, 1)), reason="this PyTorch build has no oneDNN")
 ACTIVATIONS = [None, nn.GELU(), nn.GELU(approximate="tanh"), nn.ReLU(), nn.SiLU()]
@@ -163,3 +166,26 @@ def test_compiled_packed_model_traces_without_graph_breaks():
     compiled = torch.compile(model, backend="aot_eager", fullgraph=True)
     with torch.no_grad():
         torch.testing.assert_close(compiled(x), model(x), atol=1e-5, rtol=1e-5)
+
+
+def test_pointwise_conv_packs_as_a_linear_with_its_activation(packed_calls):
+    torch.manual_seed(0)
+    pointwise, spatial = ConvNHWC(48, 80, 1), ConvNHWC(48, 80, 3, padding=1)
+    x = torch.randn(2, 5, 6, 48)
+    for conv in (pointwise, spatial):
+        conv.pack()
+    assert pointwise._packed[0] is not None and spatial._packed == ()  # only a 1x1 conv is a Linear
+    with torch.no_grad():
+        for conv in (pointwise, spatial):
+            torch.testing.assert_close(conv.forward_activated(x, nn.GELU()), nn.GELU()(conv(x)), atol=1e-5, rtol=1e-5)
+    assert len(packed_calls) == 1  # the pointwise conv, with the GELU as its post-op
+    assert copy.deepcopy(pointwise)._packed == ()  # a cache, like a Linear's
+
+
+@pytest.mark.parametrize("family", ["asmlp", "cyclemlp"])
+def test_pointwise_convs_and_cycle_fcs_are_packed(family):
+    name = next(n for n in ONE_PER_FAMILY if get_entry(n).family == family)
+    model = randomised(name).pack()
+    convs = [m for m in model.modules() if isinstance(m, (ConvNHWC, CycleFC))]
+    packed = [m for m in convs if m._packed and m._packed[0] is not None]
+    assert packed and all(isinstance(m, CycleFC) or m.pointwise for m in packed)

@@ -3,10 +3,41 @@
 import torch
 from torch import nn
 
+from .linear import activated_linear
+from .packed_linear import Prepackable, pack_weight, usable
 
-class ConvNHWC(nn.Conv2d):
+
+class ConvNHWC(Prepackable, nn.Conv2d):
     """A Conv2d applied to a channels-last map ``(B, H, W, C)``; its weights are a plain Conv2d's, so
-    official checkpoints load under the same names."""
+    official checkpoints load under the same names.
+
+    A pointwise one (1x1, stride 1, no padding, one group) is a Linear over the last dim: :meth:`pack`
+    prepacks it as one, so CPU inference runs oneDNN's linear primitive with the activation that follows as
+    a post-op (:meth:`forward_activated`; AS-MLP's GELUs were a quarter of its bfloat16 time as separate
+    passes). Other convolutions, training and autocast keep the convolution.
+    """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return super().forward(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+
+    def forward_activated(self, x: torch.Tensor, act: nn.Module | None) -> torch.Tensor:
+        """``act(self(x))`` (``act`` may be None), on the packed weight where there is a usable one."""
+        packed = self._packed[0] if self._packed else None
+        weight = self.weight.flatten(1)
+        if usable(packed, weight, x):
+            return activated_linear(x, weight, self.bias, packed, act)
+        out = self(x)
+        return out if act is None else act(out)
+
+    @property
+    def pointwise(self) -> bool:
+        return (
+            self.kernel_size == (1, 1)
+            and self.stride == (1, 1)
+            and self.padding in ((0, 0), "valid")
+            and self.groups == 1
+        )
+
+    def pack(self) -> None:
+        """Prepack a pointwise convolution's weight as a Linear's (others have nothing to pack)."""
+        self._packed = (pack_weight(self.weight.flatten(1)),) if self.pointwise else ()

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..utils.cpu import cpu_vendor
-from .packed_linear import PackedWeight, fusable, pack_weight, packed_linear, usable
+from .packed_linear import PackedWeight, Prepackable, fusable, pack_weight, packed_linear, usable
 
 
 def blas_lags_onednn() -> bool:
@@ -60,7 +60,7 @@ def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> 
     return linear_as_conv(x, weight, bias) if conv_is_faster(x) else F.linear(x, weight, bias)
 
 
-class Linear(nn.Linear):
+class Linear(Prepackable, nn.Linear):
     """``nn.Linear`` (same parameters, names and initialisation) computed by :func:`linear`, or, after
     :meth:`pack`, by oneDNN with a prepacked weight during CPU inference (``layers/packed_linear.py``).
 
@@ -70,7 +70,6 @@ class Linear(nn.Linear):
     the unpacked computation do not change with it.
     """
 
-    _packed: tuple[PackedWeight | None, ...] = ()  # one per output chunk
     out_chunks: int = 1  # also what a Linear pickled before the attribute existed reads
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None, dtype=None,
@@ -96,27 +95,22 @@ class Linear(nn.Linear):
         """``act(self(x))`` (``act`` may be None), the activation fused into the GEMM where packed."""
         if self.out_chunks > 1:
             return torch.cat(self.forward_chunks(x, act), dim=-1)
-        return _activated_linear(x, self.weight, self.bias, self._packed[0] if self._packed else None, act)
+        return activated_linear(x, self.weight, self.bias, self._packed[0] if self._packed else None, act)
 
     def forward_chunks(self, x: torch.Tensor, act: nn.Module | None) -> tuple[torch.Tensor, ...]:
         """``act(self(x)).chunk(out_chunks, dim=-1)``; packed, every chunk computed into its own tensor."""
         weights = self.weight.chunk(self.out_chunks)
         if not self._packed or not all(usable(p, w, x) for p, w in zip(self._packed, weights, strict=True)):
-            return _activated_linear(x, self.weight, self.bias, None, act).chunk(self.out_chunks, dim=-1)
+            return activated_linear(x, self.weight, self.bias, None, act).chunk(self.out_chunks, dim=-1)
         biases = (None,) * self.out_chunks if self.bias is None else self.bias.chunk(self.out_chunks)
-        return tuple(_activated_linear(x, w, b, p, act) for w, b, p in zip(weights, biases, self._packed, strict=True))
-
-    def __getstate__(self):
-        # oneDNN's opaque tensors cannot be copied or pickled; the cache is rebuilt by pack().
-        state = self.__dict__.copy()
-        state.pop("_packed", None)
-        return state
+        return tuple(activated_linear(x, w, b, p, act) for w, b, p in zip(weights, biases, self._packed, strict=True))
 
 
-def _activated_linear(
+def activated_linear(
     x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, packed: PackedWeight | None, act: nn.Module | None
 ) -> torch.Tensor:
-    """``act(linear(x, weight, bias))``, on ``packed`` (the activation as its post-op) where it is usable."""
+    """``act(linear(x, weight, bias))``, on ``packed`` (the activation as its post-op) where it is usable: the
+    one place a module's packed weight is used or stood aside (``Linear``, ``ConvNHWC``, CycleMLP's CycleFC)."""
     if not usable(packed, weight, x):
         out = linear(x, weight, bias)
     elif act is None or fusable(act):

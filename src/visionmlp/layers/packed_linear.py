@@ -34,6 +34,24 @@ class PackedWeight(NamedTuple):
     tensor: torch.Tensor
 
 
+class Prepackable(nn.Module):
+    """A module whose GEMM weights :meth:`pack` reorders for oneDNN; ``VisionModel.pack()`` packs every one.
+
+    ``_packed`` is the cache (one :class:`PackedWeight` or None per GEMM the module runs): never saved, and
+    dropped on copies and pickling (oneDNN's opaque tensors cannot be copied), to be rebuilt by ``pack()``.
+    """
+
+    _packed: tuple[PackedWeight | None, ...] = ()
+
+    def pack(self) -> None:
+        raise NotImplementedError
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_packed", None)
+        return state
+
+
 def _identity(weight: torch.Tensor) -> tuple:
     return weight.data_ptr(), weight._version, weight.dtype, weight.device
 

@@ -176,14 +176,14 @@ class VisionModel(nn.Module):
         return fuse_model(self)
 
     def pack(self) -> VisionModel:
-        """Prepack every Linear's weight for oneDNN CPU inference in the current dtype, activations after
-        them fused in (``layers/packed_linear.py``); call after ``.to(dtype)`` and ``fuse()``. A cache, not
-        state: training, a dtype change or an in-place weight update falls back to the unpacked path until
-        ``pack()`` runs again."""
-        from ..layers.linear import Linear
+        """Prepack every Linear's (and pointwise conv's) weight for oneDNN CPU inference in the current dtype,
+        activations after them fused in (``layers/packed_linear.py``); call after ``.to(dtype)`` and
+        ``fuse()``. A cache, not state: training, a dtype change or an in-place weight update falls back to
+        the unpacked path until ``pack()`` runs again."""
+        from ..layers.packed_linear import Prepackable
 
         for module in self.modules():
-            if isinstance(module, Linear):
+            if isinstance(module, Prepackable):
                 module.pack()
         return self
 

@@ -69,7 +69,7 @@ class ConvMlp(nn.Module):
         self.drop = nn.Dropout(drop)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.drop(self.fc2(self.drop(self.act(self.fc1(x)))))
+        return self.drop(self.fc2(self.drop(self.fc1.forward_activated(x, self.act))))
 
 
 class AxialShift(nn.Module):
@@ -92,8 +92,8 @@ class AxialShift(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, H, W, C)
         x = self.actn(self.norm1(self.conv1(x)))
-        x_lr = self.actn(self.conv2_1(self.shift_lr(x)))
-        x_td = self.actn(self.conv2_2(self.shift_td(x)))
+        x_lr = self.conv2_1.forward_activated(self.shift_lr(x), self.actn)
+        x_td = self.conv2_2.forward_activated(self.shift_td(x), self.actn)
         return self.conv3(self.norm2(x_lr + x_td))
 
     def extra_repr(self) -> str:

@@ -24,7 +24,8 @@ from ..layers._helpers import to_2tuple
 from ..layers.branch_sum import weighted_branch_sum
 from ..layers.conv_nhwc import ConvNHWC
 from ..layers.drop import drop_path_rates
-from ..layers.linear import Linear, linear
+from ..layers.linear import Linear, activated_linear
+from ..layers.packed_linear import Prepackable, pack_weight
 from ..layers.shift import ChannelShift, cycle_offsets
 from ._channels_last import ChannelsLastStages
 from ._features import FeatureInfo
@@ -36,10 +37,11 @@ from ._registry import (
 )
 
 
-class CycleFC(nn.Module):
+class CycleFC(Prepackable):
     """Cycle FC on a channels-last map: shift channel c by its cycle offset, then a 1x1 linear.
 
-    ``weight`` keeps the official ``(out, in, 1, 1)`` conv layout so official weights load unchanged.
+    ``weight`` keeps the official ``(out, in, 1, 1)`` conv layout so official weights load unchanged;
+    :meth:`pack` prepacks it as the Linear it is.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: tuple[int, int]):
@@ -53,7 +55,11 @@ class CycleFC(nn.Module):
         nn.init.uniform_(self.bias, -1 / math.sqrt(in_channels), 1 / math.sqrt(in_channels))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, H, W, C)
-        return linear(self.shift(x), self.weight.flatten(1), self.bias)
+        packed = self._packed[0] if self._packed else None
+        return activated_linear(self.shift(x), self.weight.flatten(1), self.bias, packed, None)
+
+    def pack(self) -> None:
+        self._packed = (pack_weight(self.weight.flatten(1)),)
 
     def extra_repr(self) -> str:
         return f"{self.weight.shape[1]}, {self.weight.shape[0]}, kernel_size={self.kernel_size}"
