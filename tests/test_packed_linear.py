@@ -174,7 +174,7 @@ def test_pointwise_conv_packs_as_a_linear_with_its_activation(packed_calls):
     x = torch.randn(2, 5, 6, 48)
     for conv in (pointwise, spatial):
         conv.pack()
-    assert pointwise._packed[0] is not None and spatial._packed == ()  # only a 1x1 conv is a Linear
+    assert pointwise.single_packed() is not None and spatial._packed == ()  # only a 1x1 conv is a Linear
     with torch.no_grad():
         for conv in (pointwise, spatial):
             torch.testing.assert_close(conv.forward_activated(x, nn.GELU()), nn.GELU()(conv(x)), atol=1e-5, rtol=1e-5)
@@ -187,5 +187,5 @@ def test_pointwise_convs_and_cycle_fcs_are_packed(family):
     name = next(n for n in ONE_PER_FAMILY if get_entry(n).family == family)
     model = randomised(name).pack()
     convs = [m for m in model.modules() if isinstance(m, (ConvNHWC, CycleFC))]
-    packed = [m for m in convs if m._packed and m._packed[0] is not None]
+    packed = [m for m in convs if m.single_packed() is not None]
     assert packed and all(isinstance(m, CycleFC) or m.pointwise for m in packed)

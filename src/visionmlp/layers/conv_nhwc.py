@@ -3,7 +3,7 @@
 import torch
 from torch import nn
 
-from .linear import activated_linear
+from .linear import activated_packed_linear
 from .packed_linear import Prepackable, pack_weight, usable
 
 
@@ -22,10 +22,9 @@ class ConvNHWC(Prepackable, nn.Conv2d):
 
     def forward_activated(self, x: torch.Tensor, act: nn.Module | None) -> torch.Tensor:
         """``act(self(x))`` (``act`` may be None), on the packed weight where there is a usable one."""
-        packed = self._packed[0] if self._packed else None
-        weight = self.weight.flatten(1)
-        if usable(packed, weight, x):
-            return activated_linear(x, weight, self.bias, packed, act)
+        packed = self.single_packed()
+        if usable(packed, self.weight.flatten(1), x):
+            return activated_packed_linear(x, packed, self.bias, act)
         out = self(x)
         return out if act is None else act(out)
 

@@ -95,7 +95,7 @@ class Linear(Prepackable, nn.Linear):
         """``act(self(x))`` (``act`` may be None), the activation fused into the GEMM where packed."""
         if self.out_chunks > 1:
             return torch.cat(self.forward_chunks(x, act), dim=-1)
-        return activated_linear(x, self.weight, self.bias, self._packed[0] if self._packed else None, act)
+        return activated_linear(x, self.weight, self.bias, self.single_packed(), act)
 
     def forward_chunks(self, x: torch.Tensor, act: nn.Module | None) -> tuple[torch.Tensor, ...]:
         """``act(self(x)).chunk(out_chunks, dim=-1)``; packed, every chunk computed into its own tensor."""
@@ -111,10 +111,16 @@ def activated_linear(
 ) -> torch.Tensor:
     """``act(linear(x, weight, bias))``, on ``packed`` (the activation as its post-op) where it is usable: the
     one place a module's packed weight is used or stood aside (``Linear``, ``ConvNHWC``, CycleMLP's CycleFC)."""
-    if not usable(packed, weight, x):
-        out = linear(x, weight, bias)
-    elif act is None or fusable(act):
-        return packed_linear(x, packed, bias, act)
-    else:
-        out = packed_linear(x, packed, bias)
+    if usable(packed, weight, x):
+        return activated_packed_linear(x, packed, bias, act)
+    out = linear(x, weight, bias)
     return out if act is None else act(out)
+
+
+def activated_packed_linear(
+    x: torch.Tensor, packed: PackedWeight, bias: torch.Tensor | None, act: nn.Module | None
+) -> torch.Tensor:
+    """``act(...)`` of the packed GEMM (checked :func:`usable` by the caller), as its post-op where it can be."""
+    if act is None or fusable(act):
+        return packed_linear(x, packed, bias, act)
+    return act(packed_linear(x, packed, bias))

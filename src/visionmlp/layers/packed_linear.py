@@ -46,6 +46,10 @@ class Prepackable(nn.Module):
     def pack(self) -> None:
         raise NotImplementedError
 
+    def single_packed(self) -> PackedWeight | None:
+        """The packed weight of a module that runs one GEMM; None before :meth:`pack` or where it could not pack."""
+        return self._packed[0] if self._packed else None
+
     def __getstate__(self):
         state = self.__dict__.copy()
         state.pop("_packed", None)

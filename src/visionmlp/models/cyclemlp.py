@@ -55,8 +55,7 @@ class CycleFC(Prepackable):
         nn.init.uniform_(self.bias, -1 / math.sqrt(in_channels), 1 / math.sqrt(in_channels))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, H, W, C)
-        packed = self._packed[0] if self._packed else None
-        return activated_linear(self.shift(x), self.weight.flatten(1), self.bias, packed, None)
+        return activated_linear(self.shift(x), self.weight.flatten(1), self.bias, self.single_packed(), None)
 
     def pack(self) -> None:
         self._packed = (pack_weight(self.weight.flatten(1)),)
