@@ -37,6 +37,16 @@ def test_glob_table_and_options(capsys):
     assert lines[0].split()[0] == "model" and [line.split()[0] for line in lines[1:]] == ["resmlp_s4_28"]
 
 
+def test_profile_lists_top_operators(capsys):
+    doc = _json(capsys, ["mixer_s4_28", *FAST, "--measure", "inference", "--no-memory", "--profile", "3"])
+    rows = doc["results"][0]["inference"]["profile"]
+    assert len(rows) == 3 and all(row["op"].startswith("aten::") for row in rows)
+    assert [row["share"] for row in rows] == sorted((row["share"] for row in rows), reverse=True)
+    assert main(["benchmark", "mixer_s4_28", *FAST, "--measure", "inference", "--no-memory", "--profile", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines[2:]] == ["inference", "inference"]
+
+
 @pytest.mark.parametrize(
     "argv",
     [
@@ -44,6 +54,7 @@ def test_glob_table_and_options(capsys):
         ["mixer_s4_28", "--measure", "speed"],
         ["mixer_s4_28", "--amp", "--dtype", "bfloat16"],
         ["mixer_s4_28", "--rounds", "0"],
+        ["mixer_s4_28", "--profile", "-1"],
     ],
 )
 def test_usage_errors_exit_2(argv, capsys):

@@ -1,4 +1,4 @@
-"""The benchmark harness's logic: FLOP counting, statistics, alternation, roofline fractions, memory."""
+"""The benchmark harness's logic: FLOP counting, statistics, alternation, roofline fractions, memory, profiles."""
 
 import pytest
 import torch
@@ -6,6 +6,7 @@ from torch import nn
 
 import visionmlp
 from visionmlp.bench import flops
+from visionmlp.bench.profile import top_ops
 from visionmlp.bench.roofline import fraction, gflops, matmul_step
 from visionmlp.bench.run import BenchConfig, prepare
 from visionmlp.bench.throughput import Stats, alternate, peak_memory, per_round_ratio
@@ -80,6 +81,27 @@ def test_peak_memory_sees_temporaries():
 
     peak = peak_memory(step, torch.device("cpu"))
     assert 4 * n <= peak < 8 * n
+
+
+def test_profile_ranks_operators_per_step():
+    a = torch.randn(256, 256)
+
+    def step():  # two big matmuls and one cheap add per step
+        b = torch.mm(a, a)
+        return torch.mm(b, a).add_(1.0)
+
+    rows = top_ops(step, steps=3, top=5)
+    by_op = {r["op"]: r for r in rows}
+    assert rows[0]["op"] == "aten::mm" and rows[0]["share"] > by_op["aten::add_"]["share"] > 0
+    assert by_op["aten::mm"]["calls"] == 2 and by_op["aten::add_"]["calls"] == 1  # per step, not per 3 steps
+    assert [r["share"] for r in rows] == sorted((r["share"] for r in rows), reverse=True)
+    assert sum(r["share"] for r in rows) <= 1 + 1e-9 and rows[0]["self_ms"] > by_op["aten::add_"]["self_ms"]
+
+
+@pytest.mark.parametrize("steps, top", [(0, 3), (3, 0)])
+def test_profile_rejects_empty_requests(steps, top):
+    with pytest.raises(ValueError, match="profile needs steps >= 1 and top >= 1"):
+        top_ops(lambda: None, steps, top)
 
 
 @pytest.mark.parametrize("train", [False, True])

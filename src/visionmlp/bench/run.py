@@ -17,6 +17,7 @@ from torch import nn
 from ..models import build_model, get_entry
 from ..utils.cpu import cpu_summary
 from . import flops as flops_mod
+from .profile import top_ops
 from .roofline import MATMUL_SIDE, fraction, gflops, matmul_step
 from .throughput import alternate, inference_step, peak_memory, synchronizer, training_step
 
@@ -44,6 +45,7 @@ class BenchConfig:
     matmul_side: int = MATMUL_SIDE
     measure: tuple[str, ...] = MEASURES
     memory: bool = True
+    profile: int = 0
     seed: int = 0
 
     def __post_init__(self):
@@ -56,6 +58,8 @@ class BenchConfig:
             raise ValueError(f"measure must be a non-empty subset of {MEASURES}, got {self.measure}")
         if self.batch_size < 1 or self.rounds < 1 or self.warmup < 0:
             raise ValueError("batch size and rounds must be >= 1 and warmup >= 0")
+        if self.profile < 0:
+            raise ValueError(f"profile is how many operators to list (0: no profile), got {self.profile}")
 
     @property
     def torch_dtype(self) -> torch.dtype:
@@ -139,6 +143,8 @@ def _measure(step, step_flops: int, images: int, cfg: BenchConfig, device: torch
         out["fraction"] = fraction(times["model"], step_flops, times["matmul"], matmul_flops).to_dict()
     if cfg.memory:
         out["peak_memory_bytes"] = peak_memory(step, device)
+    if cfg.profile:
+        out["profile"] = top_ops(step, cfg.rounds, cfg.profile)
     return out
 
 

@@ -45,6 +45,13 @@ def register(sub) -> None:
     p.add_argument("--matmul-side", type=int, default=MATMUL_SIDE, help="side of the roofline's square matmul")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory pass")
     p.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also profile each measured step over --rounds runs and list the N operators with the most self time",
+    )
+    p.add_argument(
         "--compare", choices=REFERENCES, help="time timm's or the authors' implementation alternately with ours"
     )
     p.add_argument(
@@ -84,6 +91,7 @@ def _config(args) -> BenchConfig:
         matmul_side=args.matmul_side,
         measure=tuple(m.strip() for m in args.measure.split(",") if m.strip()),
         memory=not args.no_memory,
+        profile=args.profile,
     )
 
 
@@ -149,3 +157,6 @@ def _print_row(r: dict, first: bool) -> None:
     if first:
         print(f"{'model':20s} " + " ".join(f"{h:>{w}s}" for h, w, _ in _COLUMNS))
     print(f"{r['model']:20s} " + " ".join(f"{fn(r):>{w}s}" for _, w, fn in _COLUMNS), flush=True)
+    for section in MEASURES:
+        for op in r.get(section, {}).get("profile", []):
+            print(f"  {section:9s} {op['share']:6.1%} {op['self_ms']:9.3f} ms {op['calls']:6.1f} calls  {op['op']}")
