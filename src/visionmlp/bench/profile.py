@@ -18,7 +18,8 @@ from .throughput import Step
 def top_ops(step: Step, steps: int, top: int) -> list[dict]:
     """The ``top`` operators by self CPU time over ``steps`` runs of ``step`` (after one untimed run).
 
-    Each row: ``op`` (the aten operator), ``calls`` and ``self_ms`` per step, and ``share`` of all operators'
+    Each row: ``op`` (an aten operator, or a profiled region such as an autograd Function or the optimizer
+    step), ``calls`` and ``self_ms`` per step, and ``share`` of all operators'
     self time. Nested operators count only their own time, so no time is counted twice.
     """
     if steps < 1 or top < 1:
