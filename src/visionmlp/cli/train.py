@@ -18,7 +18,16 @@ import yaml
 from ..data import ImageDataset, build_dataset, build_eval_transform, build_train_transform
 from ..factory import create_model
 from ..models import PretrainedCfg, build_model
-from ..train import LAST, TrainConfig, Trainer, cleanup, init_distributed, load_checkpoint, resolve_checkpoint
+from ..train import (
+    LAST,
+    DistContext,
+    TrainConfig,
+    Trainer,
+    cleanup,
+    init_distributed,
+    load_checkpoint,
+    resolve_checkpoint,
+)
 from ..train.checkpoint import seed_everything
 from ..train.loop import FitResult
 from ..utils.atomic import atomic_write_text
@@ -143,53 +152,55 @@ def build_datasets(cfg: TrainConfig, seed: int) -> tuple[ImageDataset, ImageData
 def run(cfg: TrainConfig, log=print) -> FitResult:
     """Set up data, model and processes for ``cfg`` and train; what ``train`` and ``demo`` share."""
     ctx = init_distributed(cfg.device)
-    if not ctx.is_main:
-        log = _quiet  # only rank 0 reports
     try:
-        output = output_folder(cfg)
-        if output.exists() and not output.is_dir():
-            raise UsageError(f"--output {output} is a file; pass a folder for the run")
-        if not cfg.resume and (output / LAST).exists():
-            raise UsageError(f"{output} already holds a run; pass --resume {output} or another --output")
-        train_set, val_set = build_datasets(cfg, cfg.seed)
-        for dataset in (train_set, val_set):
-            if hasattr(dataset, "summary"):
-                log(f"{cfg.data}: {dataset.summary()}")
-        kwargs = model_kwargs(cfg, {"num_classes": len(train_set.classes), "in_chans": train_set.channels})
-        seed_everything(cfg.seed)  # the initial weights; a resumed run restores its RNG states later
-        checkpoint = load_checkpoint(cfg.resume) if cfg.resume else None
-        if checkpoint is None:
-            model = create_model(cfg.model, pretrained=cfg.pretrained or False, **kwargs)
-        else:  # the architecture the run saved, weights from the checkpoint: --pretrained (maybe gone) is not read
-            model = build_model(cfg.model, **(checkpoint.get("meta") or {}).get("build_kwargs", kwargs))
-            model.pretrained_cfg = resumed_input(model.pretrained_cfg, checkpoint)
-        pcfg = model.pretrained_cfg
-        train_set.transform = build_train_transform(
-            pcfg.input_size, pcfg.mean, pcfg.std, scale=(cfg.scale_min, 1.0), hflip=cfg.hflip, auto_augment=cfg.aa,
-            reprob=cfg.reprob, interpolation=pcfg.interpolation,
-        )  # fmt: skip
-        val_set.transform = build_eval_transform(pcfg.input_size, pcfg.mean, pcfg.std, crop_pct=pcfg.crop_pct,
-                                                 interpolation=pcfg.interpolation)  # fmt: skip
-        meta = {
-            "model": cfg.model,
-            "build_kwargs": dict(model.build_kwargs),
-            "classes": list(train_set.classes),
-            "input": {k: v for k, v in pcfg.to_dict().items() if k != "weights"},
-        }
-        trainer = Trainer(cfg, model, train_set, val_set, ctx, output, meta, log)
-        if checkpoint is not None:
-            trainer.load_state_dict(checkpoint)
-            log(f"resumed from {resolve_checkpoint(cfg.resume)} at epoch {trainer.state.epoch + 1}, "
-                f"step {trainer.state.global_step}")  # fmt: skip
-        if ctx.is_main:
-            atomic_write_text(output / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
-        params = sum(p.numel() for p in model.parameters())
-        log(f"training {cfg.model} ({params:,} params) on {cfg.data}: {len(train_set)} train / "
-            f"{len(val_set)} val images, {trainer.steps_per_epoch} steps per epoch, {ctx.world_size} process(es) "
-            f"on {ctx.device}; run folder {output}")  # fmt: skip
-        return trainer.fit()
+        return _fit(cfg, ctx, log if ctx.is_main else _quiet)  # only rank 0 reports
     finally:
-        cleanup()
+        cleanup()  # after _fit returned: its trainer, which holds the process group, is garbage by now
+
+
+def _fit(cfg: TrainConfig, ctx: DistContext, log) -> FitResult:
+    output = output_folder(cfg)
+    if output.exists() and not output.is_dir():
+        raise UsageError(f"--output {output} is a file; pass a folder for the run")
+    if not cfg.resume and (output / LAST).exists():
+        raise UsageError(f"{output} already holds a run; pass --resume {output} or another --output")
+    train_set, val_set = build_datasets(cfg, cfg.seed)
+    for dataset in (train_set, val_set):
+        if hasattr(dataset, "summary"):
+            log(f"{cfg.data}: {dataset.summary()}")
+    kwargs = model_kwargs(cfg, {"num_classes": len(train_set.classes), "in_chans": train_set.channels})
+    seed_everything(cfg.seed)  # the initial weights; a resumed run restores its RNG states later
+    checkpoint = load_checkpoint(cfg.resume) if cfg.resume else None
+    if checkpoint is None:
+        model = create_model(cfg.model, pretrained=cfg.pretrained or False, **kwargs)
+    else:  # the architecture the run saved, weights from the checkpoint: --pretrained (maybe gone) is not read
+        model = build_model(cfg.model, **(checkpoint.get("meta") or {}).get("build_kwargs", kwargs))
+        model.pretrained_cfg = resumed_input(model.pretrained_cfg, checkpoint)
+    pcfg = model.pretrained_cfg
+    train_set.transform = build_train_transform(
+        pcfg.input_size, pcfg.mean, pcfg.std, scale=(cfg.scale_min, 1.0), hflip=cfg.hflip, auto_augment=cfg.aa,
+        reprob=cfg.reprob, interpolation=pcfg.interpolation,
+    )  # fmt: skip
+    val_set.transform = build_eval_transform(pcfg.input_size, pcfg.mean, pcfg.std, crop_pct=pcfg.crop_pct,
+                                             interpolation=pcfg.interpolation)  # fmt: skip
+    meta = {
+        "model": cfg.model,
+        "build_kwargs": dict(model.build_kwargs),
+        "classes": list(train_set.classes),
+        "input": {k: v for k, v in pcfg.to_dict().items() if k != "weights"},
+    }
+    trainer = Trainer(cfg, model, train_set, val_set, ctx, output, meta, log)
+    if checkpoint is not None:
+        trainer.load_state_dict(checkpoint)
+        log(f"resumed from {resolve_checkpoint(cfg.resume)} at epoch {trainer.state.epoch + 1}, "
+            f"step {trainer.state.global_step}")  # fmt: skip
+    if ctx.is_main:
+        atomic_write_text(output / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    params = sum(p.numel() for p in model.parameters())
+    log(f"training {cfg.model} ({params:,} params) on {cfg.data}: {len(train_set)} train / "
+        f"{len(val_set)} val images, {trainer.steps_per_epoch} steps per epoch, {ctx.world_size} process(es) "
+        f"on {ctx.device}; run folder {output}")  # fmt: skip
+    return trainer.fit()
 
 
 def _quiet(_message: str) -> None:
