@@ -159,6 +159,7 @@ def run(cfg: TrainConfig, log=print) -> FitResult:
 
 
 def _fit(cfg: TrainConfig, ctx: DistContext, log) -> FitResult:
+    """``run``'s work in a frame of its own: the trainer is dropped on return, before ``cleanup`` runs."""
     output = output_folder(cfg)
     if output.exists() and not output.is_dir():
         raise UsageError(f"--output {output} is a file; pass a folder for the run")
