@@ -46,22 +46,25 @@ class DynaMixerOp(nn.Module):
         self.out = Linear(dim, dim)
 
     def _generate_for(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """``generate``'s weight and bias for ``n`` tokens, rows reordered from (in, out) to (out, in) token
+        pairs: the generated matrices then come out transposed, normalised over their last dimension, where
+        PyTorch's CPU softmax is vectorised (over the second-to-last it runs scalar code for short ``L``)."""
         weight, bias = self.generate.weight, self.generate.bias
-        if n == self.seq_len:
-            return weight, bias
         m, d = self.seq_len, self.reduced_dim
-        weight = weight.reshape(m, m, m, d)  # (out i, out j, in token, d)
-        weight = resample_1d_axis(resample_1d_axis(weight, 0, m, n), 1, m, n)
-        weight = resample_1d_axis(weight, 2, m, n, summed=True).reshape(n * n, n * d)
-        bias = resample_1d_axis(resample_1d_axis(bias.reshape(m, m), 0, m, n), 1, m, n).reshape(n * n)
-        return weight, bias
+        if n != m:
+            weight = weight.reshape(m, m, m, d)  # (out i, out j, in token, d)
+            weight = resample_1d_axis(resample_1d_axis(weight, 0, m, n), 1, m, n)
+            weight = resample_1d_axis(weight, 2, m, n, summed=True)
+            bias = resample_1d_axis(resample_1d_axis(bias.reshape(m, m), 0, m, n), 1, m, n)
+        weight = weight.reshape(n, n, n * d).transpose(0, 1).reshape(n * n, n * d)
+        return weight, bias.reshape(n, n).t().reshape(n * n)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (..., L, C), mixing along L
         *_, n, c = x.shape
         g = self.num_heads
         z = self.compress(x).unflatten(-1, (g, self.reduced_dim)).transpose(-3, -2).flatten(-2)  # (..., G, L*d)
-        mix = linear(z, *self._generate_for(n)).unflatten(-1, (n, n)).softmax(dim=-2)  # (..., G, L_in, L_out)
-        x = x.unflatten(-1, (g, c // g)).movedim(-3, -1) @ mix  # (..., G, C/G, L)
+        mix_t = linear(z, *self._generate_for(n)).unflatten(-1, (n, n)).softmax(dim=-1)  # (..., G, L_out, L_in)
+        x = x.unflatten(-1, (g, c // g)).movedim(-3, -1) @ mix_t.transpose(-1, -2)  # (..., G, C/G, L)
         return self.out(x.movedim(-1, -3).flatten(-2))
 
 
