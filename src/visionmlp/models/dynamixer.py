@@ -59,13 +59,16 @@ class DynaMixerOp(nn.Module):
         weight = weight.reshape(n, n, n * d).transpose(0, 1).reshape(n * n, n * d)
         return weight, bias.reshape(n, n).t().reshape(n * n)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (..., L, C), mixing along L
-        *_, n, c = x.shape
-        g = self.num_heads
-        z = self.compress(x).unflatten(-1, (g, self.reduced_dim)).transpose(-3, -2).flatten(-2)  # (..., G, L*d)
+    def forward(self, x: torch.Tensor, dim: int = -2) -> torch.Tensor:  # x: (..., C), mixing along ``dim``
+        """Mix the tokens of ``x`` along ``dim``; ``compress`` and ``out`` act per token, so they run on
+        ``x``'s own layout and only the mixing sees the sequences moved next to the channels (no copy of
+        the whole map for a column-wise ``dim``)."""
+        n, c, g = x.shape[dim], x.shape[-1], self.num_heads
+        z = self.compress(x).transpose(dim, -2)  # (..., L, G*d)
+        z = z.unflatten(-1, (g, self.reduced_dim)).transpose(-3, -2).flatten(-2)  # (..., G, L*d)
         mix_t = linear(z, *self._generate_for(n)).unflatten(-1, (n, n)).softmax(dim=-1)  # (..., G, L_out, L_in)
-        x = x.unflatten(-1, (g, c // g)).movedim(-3, -1) @ mix_t.transpose(-1, -2)  # (..., G, C/G, L)
-        return self.out(x.movedim(-1, -3).flatten(-2))
+        y = x.transpose(dim, -2).unflatten(-1, (g, c // g)).movedim(-3, -1) @ mix_t.transpose(-1, -2)
+        return self.out(y.movedim(-1, -3).flatten(-2).transpose(dim, -2))  # y: (..., G, C/G, L)
 
 
 class DynaMixerMixer(BranchReweightMixer):
@@ -77,7 +80,7 @@ class DynaMixerMixer(BranchReweightMixer):
         self.mix_w = DynaMixerOp(dim, resolution, num_heads, reduced_dim)
 
     def mix_height(self, x: torch.Tensor) -> torch.Tensor:  # (B, H, W, C): columns are the sequences
-        return self.mix_h(x.transpose(1, 2)).transpose(1, 2)
+        return self.mix_h(x, dim=1)
 
     def mix_width(self, x: torch.Tensor) -> torch.Tensor:
         return self.mix_w(x)
