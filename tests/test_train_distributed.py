@@ -42,15 +42,20 @@ def _worker(rank: int, port: int, out: str) -> None:
         cleanup()
 
 
+@pytest.fixture
+def single_process_env(monkeypatch):
+    """No launcher variables in the test process: its own step is a single process's."""
+    for key in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
+        monkeypatch.delenv(key, raising=False)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def test_two_processes_match_one(tmp_path, monkeypatch):
-    for key in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
-        monkeypatch.delenv(key, raising=False)
+def test_two_processes_match_one(tmp_path, single_process_env):
     single = _one_step()
     out = tmp_path / "ddp.pth"
     mp.spawn(_worker, args=(_free_port(), str(out)), nprocs=2, join=True)
@@ -63,9 +68,7 @@ def test_two_processes_match_one(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_two_processes_exit_cleanly_every_time(tmp_path, monkeypatch):
+def test_two_processes_exit_cleanly_every_time(tmp_path, single_process_env):
     """Both ranks exit with status 0 in 100 repeats: gloo's workers once aborted about one exit in 30."""
-    for key in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
-        monkeypatch.delenv(key, raising=False)
     for attempt in range(100):
         mp.spawn(_worker, args=(_free_port(), str(tmp_path / f"ddp{attempt}.pth")), nprocs=2, join=True)
