@@ -17,26 +17,19 @@ import csv
 import json
 from pathlib import Path
 
-import torch
 import yaml
 
 import visionmlp
 from visionmlp.bench.flops import model_cost
+from visionmlp.models import is_all_mlp
 from visionmlp.utils.atomic import atomic_path, atomic_write_text
 
 OUT = Path("docs/results")
 RECIPES = Path("configs/fashion_mnist")
 # Everything below this line in the markdown is hand-written (reading the results) and kept on regeneration.
 NOTES_MARKER = "<!-- hand-written notes below: kept by scripts/fashion_mnist_report.py -->"
-BASELINE_FAMILIES = {"vit", "resnet", "bit"}
 # Published anchors on the Fashion-MNIST test set (the issue's targets).
 TARGETS = {"every family": 0.916, "best all-MLP": 0.940, "best overall": 0.950}
-
-
-def is_all_mlp(model: torch.nn.Module, family: str) -> bool:
-    """No attention or CNN baseline, and no convolution beyond one patch stem."""
-    convs = sum(isinstance(m, torch.nn.Conv2d) for m in model.modules())
-    return family not in BASELINE_FAMILIES and convs <= 1
 
 
 def record(run: Path) -> dict:

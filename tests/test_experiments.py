@@ -174,11 +174,17 @@ def test_resolution_and_tradeoff_verdicts():
     assert resolution.verdict(cells(0.8, 0.8)).status == HOLDS
     assert resolution.verdict(cells(0.5, 0.8)).status == FAILS
 
-    def model(arm, family, acc, speed):
-        return {"arm": arm, "family": family, "test_top1": _p(acc), "img_per_s": _p(speed)}
+    def model(arm, family, acc, speed, all_mlp=True):
+        return {"arm": arm, "family": family, "all_mlp": all_mlp and family not in ("vit", "resnet", "bit"),
+                "test_top1": _p(acc), "img_per_s": _p(speed)}  # fmt: skip
 
     assert tradeoff.verdict([model("m", "mixer", 0.8, 100), model("v", "vit", 0.7, 50)]).status == HOLDS
     assert tradeoff.verdict([model("m", "mixer", 0.6, 50), model("r", "resnet", 0.8, 100)]).status == FAILS
+    # a hybrid (convolutions beyond the stem) neither carries the claim nor pushes an all-MLP model off the front
+    hybrid = model("c", "convmlp", 0.9, 200, all_mlp=False)
+    assert tradeoff.verdict([hybrid, model("m", "mixer", 0.6, 50), model("r", "resnet", 0.8, 100)]).status == FAILS
+    held = tradeoff.verdict([hybrid, model("m", "mixer", 0.8, 100), model("v", "vit", 0.7, 50)])
+    assert held.status == HOLDS and "not judged: c" in held.reason
     assert tradeoff.pareto_front([model("m", "mixer", 0.8, 10), model("r", "resnet", 0.7, 100)]) == ["m", "r"]
 
 
@@ -201,3 +207,4 @@ def test_tradeoff_times_every_model_fused_and_packed_side_by_side(tmp_path, monk
     speed = {row["arm"]: row["img_per_s"] for row in doc["table"]}
     assert all(point["n"] == 3 and point["mean"] > 0 for point in speed.values())  # a point over the rounds
     assert all("gmacs" in row and row["test_top1"]["n"] == 1 for row in doc["table"])
+    assert all(row["all_mlp"] is True for row in doc["table"])  # both are all-MLP, so both are judged

@@ -234,6 +234,8 @@ def _table(table: list[dict], plain_columns: tuple[str, ...] = ()) -> str:
     columns = list(table[0])
 
     def cell(column, value):
+        if isinstance(value, bool):
+            return "yes" if value else "no"
         return value.plain() if column in plain_columns and isinstance(value, Point) else str(value)
 
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]

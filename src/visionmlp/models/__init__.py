@@ -6,6 +6,7 @@ import pkgutil
 from ._base import VisionModel
 from ._builder import build_model
 from ._features import FeatureInfo
+from ._kind import BASELINE_FAMILIES, is_all_mlp
 from ._registry import (
     ModelEntry,
     PretrainedCfg,
@@ -22,6 +23,7 @@ for _module in pkgutil.iter_modules(__path__):
         importlib.import_module(f"{__name__}.{_module.name}")
 
 __all__ = [
+    "BASELINE_FAMILIES",
     "FeatureInfo",
     "ModelEntry",
     "PretrainedCfg",
@@ -29,6 +31,7 @@ __all__ = [
     "VisionModel",
     "build_model",
     "get_entry",
+    "is_all_mlp",
     "list_families",
     "list_models",
     "register_model",
