@@ -185,6 +185,7 @@ def test_resolution_and_tradeoff_verdicts():
     assert tradeoff.verdict([hybrid, model("m", "mixer", 0.6, 50), model("r", "resnet", 0.8, 100)]).status == FAILS
     held = tradeoff.verdict([hybrid, model("m", "mixer", 0.8, 100), model("v", "vit", 0.7, 50)])
     assert held.status == HOLDS and "not judged: c" in held.reason
+    assert tradeoff.judged_front([hybrid, model("m", "mixer", 0.8, 100), model("v", "vit", 0.7, 50)]) == ["m"]
     assert tradeoff.pareto_front([model("m", "mixer", 0.8, 10), model("r", "resnet", 0.7, 100)]) == ["m", "r"]
 
 

@@ -48,15 +48,25 @@ def bars(path: Path, groups: Sequence[str], series: dict[str, Sequence[Point]], 
     _finish(fig, ax, path, "", ylabel, title)
 
 
+MARKERS = "o^sDv"  # one marker per group of points, in the order the groups are first seen
+
+
 def scatter(path: Path, points: dict[str, tuple[float, Point]], xlabel: str, ylabel: str, title: str,
-            front: Sequence[str] = ()) -> None:  # fmt: skip
-    """Labelled points ``(x, accuracy)`` on a log x axis; the labels in ``front`` are joined by a line."""
+            front: Sequence[str] = (), groups: dict[str, str] | None = None) -> None:  # fmt: skip
+    """Labelled points ``(x, accuracy)`` on a log x axis; the labels in ``front`` are joined by a line.
+
+    ``groups`` (label -> group name) gives each group its own marker and a legend entry, so that kinds of
+    model the verdict treats differently are told apart in the picture too."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7.2, 4.8))
+    groups = groups or {}
+    marker = {g: MARKERS[i % len(MARKERS)] for i, g in enumerate(dict.fromkeys(groups.values()))}
     for label, (x, p) in points.items():
-        ax.errorbar([x], [100 * p.mean], yerr=[100 * p.spread], marker="o", capsize=3,
-                    color="tab:red" if label in front else "tab:blue")  # fmt: skip
+        ax.errorbar([x], [100 * p.mean], yerr=[100 * p.spread], marker=marker.get(groups.get(label), "o"),
+                    capsize=3, color="tab:red" if label in front else "tab:blue")  # fmt: skip
         ax.annotate(label, (x, 100 * p.mean), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    for group, m in marker.items():
+        ax.scatter([], [], marker=m, color="gray", label=group)
     if front:
         ordered = sorted((points[k][0], 100 * points[k][1].mean) for k in front)
         ax.plot(*zip(*ordered, strict=True), color="tab:red", linewidth=1, label="Pareto front")

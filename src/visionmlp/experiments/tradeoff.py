@@ -99,11 +99,23 @@ def pareto_front(table: list[dict]) -> list[str]:
     return [r["arm"] for r in table if not any(beats(o, r) for o in table)]
 
 
+def kind(row: dict) -> str:
+    """What the verdict makes of a model: a baseline, an all-MLP model (judged) or a hybrid (not judged)."""
+    if row["family"] in BASELINE_FAMILIES:
+        return "baseline"
+    return "all-MLP" if row["all_mlp"] else "hybrid MLP"
+
+
+def judged_front(table: list[dict]) -> list[str]:
+    """The Pareto front of the models the claim compares: all-MLP models and baselines."""
+    return pareto_front([r for r in table if kind(r) != "hybrid MLP"])
+
+
 def verdict(table: list[dict]) -> Verdict:
-    baselines = [r for r in table if r["family"] in BASELINE_FAMILIES]
-    mlps = [r for r in table if r["all_mlp"]]
-    hybrids = [r["arm"] for r in table if r not in baselines and r not in mlps]
-    front = pareto_front(baselines + mlps)
+    baselines = [r for r in table if kind(r) == "baseline"]
+    mlps = [r for r in table if kind(r) == "all-MLP"]
+    hybrids = [r["arm"] for r in table if kind(r) == "hybrid MLP"]
+    front = judged_front(table)
 
     def dominated(m):
         return any(b["img_per_s"].mean >= m["img_per_s"].mean and b["test_top1"].clearly_above(m["test_top1"])
@@ -125,7 +137,8 @@ def verdict(table: list[dict]) -> Verdict:
 def plot(table: list[dict], path: Path) -> None:
     points = {r["arm"]: (r["img_per_s"].mean, r["test_top1"]) for r in table}
     _plot.scatter(path, points, "inference throughput (images/s, CPU, log)", "test top-1 (%)",
-                  "Accuracy against throughput, small variants", front=pareto_front(table))  # fmt: skip
+                  "Accuracy against throughput, small variants", front=judged_front(table),
+                  groups={r["arm"]: kind(r) for r in table})  # fmt: skip
 
 
 STUDY = Study(
