@@ -29,6 +29,7 @@ from visionmlp.experiments import (
 from visionmlp.experiments._data import PatchPermutation
 from visionmlp.experiments._study import _table
 from visionmlp.layers.packed_linear import can_pack
+from visionmlp.models import BASELINE_FAMILIES
 
 # rows of each study's table at the tiny budget
 EXPECTED_ROWS = {
@@ -164,6 +165,7 @@ def test_ablation_and_residual_verdicts():
 
 
 def test_resolution_and_tradeoff_verdicts():
+
     def cells(native, resized):
         rows = []
         for size in ("24x24", "32x32", "40x40", "24x40"):
@@ -175,7 +177,7 @@ def test_resolution_and_tradeoff_verdicts():
     assert resolution.verdict(cells(0.5, 0.8)).status == FAILS
 
     def model(arm, family, acc, speed, all_mlp=True):
-        return {"arm": arm, "family": family, "all_mlp": all_mlp and family not in ("vit", "resnet", "bit"),
+        return {"arm": arm, "family": family, "all_mlp": all_mlp and family not in BASELINE_FAMILIES,
                 "test_top1": _p(acc), "img_per_s": _p(speed)}  # fmt: skip
 
     assert tradeoff.verdict([model("m", "mixer", 0.8, 100), model("v", "vit", 0.7, 50)]).status == HOLDS
