@@ -30,8 +30,14 @@ demo: setup
 lint: $(STAMP)
 	$(PY) -m ruff check src tests
 
+# The fast-path and precision tests run twice: on this CPU, then capped to AVX2 (scripts/as-cpu-kind.sh), so
+# that both sides of every fast path run in every CI whatever CPU it lands on.
+FAST_PATH_TESTS := tests/test_capabilities.py tests/test_packed_linear.py tests/test_linear.py \
+	tests/test_bench_harness.py tests/test_cli_train.py
+
 test: setup lint
 	$(PY) -m pytest -q -m "not slow"
+	scripts/as-cpu-kind.sh avx2 $(PY) -m pytest -q -m "not slow" -p no:cacheprovider $(FAST_PATH_TESTS)
 
 slow: setup
 	$(PY) -m pytest -q -m slow

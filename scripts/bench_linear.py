@@ -18,9 +18,9 @@ import torch.nn.functional as F
 
 import visionmlp
 from visionmlp.bench.throughput import Stats, Step, alternate, inference_step, per_round_ratio, training_step
-from visionmlp.layers import linear as linear_module
 from visionmlp.layers.linear import linear_as_conv
 from visionmlp.models import get_entry
+from visionmlp.utils.capabilities import forced
 
 # (rows, in, out): Mixer-S/16 x8 channel MLP, ResMLP-12 x8, the small Fashion-MNIST models x128
 SHAPES = [(1568, 512, 2048), (1568, 2048, 512), (1568, 384, 1536), (6272, 128, 512), (6272, 512, 128)]
@@ -54,15 +54,10 @@ def model_steps(name: str, batch: int, train: bool) -> dict[str, Step]:
     model = visionmlp.create_model(name)
     x = torch.randn(batch, *get_entry(name).pretrained_cfg.input_size)
     step = training_step(model.train(), x, model.num_classes, None) if train else inference_step(model.eval(), x)
-    original = linear_module.conv_is_faster
-
     def with_conv(enabled: bool) -> Step:
         def run():
-            linear_module.conv_is_faster = linear_module.conv_applies if enabled else (lambda _x: False)
-            try:
+            with forced(conv_linear=enabled):
                 step()
-            finally:
-                linear_module.conv_is_faster = original
 
         return run
 

@@ -11,6 +11,7 @@ from visionmlp.bench.roofline import fraction, gflops, matmul_step
 from visionmlp.bench.run import BenchConfig, prepare
 from visionmlp.bench.throughput import Stats, alternate, peak_memory, per_round_ratio
 from visionmlp.layers.linear import Linear
+from visionmlp.utils.capabilities import capabilities, forced
 
 
 def test_mixer_s16_macs_match_the_paper():
@@ -106,10 +107,23 @@ def test_profile_rejects_empty_requests(steps, top):
 
 @pytest.mark.parametrize("train", [False, True])
 def test_prepare_packs_for_inference_only(train):
-    model = prepare(visionmlp.create_model("mixer_s4_28"), BenchConfig(dtype="bfloat16", fuse=True, pack=True), train)
+    model = prepare(visionmlp.create_model("mixer_s4_28"), BenchConfig(fuse=True, pack=True), train)
     packed = [m.is_packed for m in model.modules() if isinstance(m, Linear)]
-    assert packed and (not any(packed) if train else all(packed))
+    assert packed and (not any(packed) if train else all(packed) is capabilities().onednn)
+
+
+_NO_BF16_KERNELS = pytest.mark.skipif(
+    not capabilities().onednn_bf16, reason=f"needs oneDNN bfloat16 kernels, which CPU kind {capabilities().kind} lacks"
+)
+
+
+@pytest.mark.parametrize("kind", [pytest.param("avx512", marks=_NO_BF16_KERNELS), "avx2"])
+def test_prepare_packs_bfloat16_only_where_onednn_has_its_kernels(kind):
+    with forced(kind, onednn=True):
+        model = prepare(visionmlp.create_model("mixer_s4_28"), BenchConfig(dtype="bfloat16", pack=True), False)
+    packed = [m.is_packed for m in model.modules() if isinstance(m, Linear)]
     assert next(model.parameters()).dtype == torch.bfloat16
+    assert all(packed) if kind == "avx512" else not any(packed)
 
 
 @pytest.mark.parametrize("train", [False, True])

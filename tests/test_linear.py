@@ -9,7 +9,9 @@ import visionmlp
 from visionmlp.layers import linear as linear_module
 from visionmlp.layers.linear import Linear, conv_applies, conv_is_faster, linear_as_conv
 from visionmlp.models import get_entry
+from visionmlp.utils import capabilities as capabilities_module
 from visionmlp.utils import cpu
+from visionmlp.utils.capabilities import forced
 
 
 @pytest.mark.parametrize("shape", [(5, 12), (2, 7, 12), (2, 3, 4, 12)])
@@ -53,11 +55,11 @@ def test_conv_applies_only_to_float32_cpu_without_autocast():
     ids=["amd-mkl", "intel-mkl", "unknown", "amd-no-mkl"],
 )
 def test_conv_only_where_mkl_runs_on_a_non_intel_x86(monkeypatch, vendor, mkl, expected):
-    monkeypatch.setattr(cpu, "cpu_fields", lambda: {"vendor_id": vendor} if vendor else {})
+    monkeypatch.setattr(capabilities_module, "cpu_vendor", lambda: vendor)
     monkeypatch.setattr(torch.backends.mkl, "is_available", lambda: mkl)
-    assert linear_module.blas_lags_onednn() is expected
-    monkeypatch.setattr(linear_module, "BLAS_LAGS_ONEDNN", expected)
-    assert conv_is_faster(torch.randn(4, 8)) is expected
+    assert capabilities_module.probe().conv_linear is expected
+    with forced(conv_linear=expected):
+        assert conv_is_faster(torch.randn(4, 8)) is expected
 
 
 def test_cpu_fields_read_the_first_processor(tmp_path, monkeypatch):
@@ -76,23 +78,25 @@ def test_cpu_fields_read_the_first_processor(tmp_path, monkeypatch):
 
 
 def test_linear_routes_float32_through_the_conv_and_keeps_nn_linear_state(monkeypatch):
-    monkeypatch.setattr(linear_module, "BLAS_LAGS_ONEDNN", True)  # as on a machine where the conv is faster
     calls = []
     monkeypatch.setattr(linear_module, "linear_as_conv", lambda *a: calls.append(a[0].dtype) or F.linear(*a))
     layer = Linear(8, 3)
-    layer(torch.randn(2, 8))
-    layer.bfloat16()(torch.randn(2, 8, dtype=torch.bfloat16))
-    assert calls == [torch.float32]  # bfloat16 stayed on F.linear
+    with forced(conv_linear=True):  # as on a machine where the conv is faster
+        layer(torch.randn(2, 8))
+        layer.bfloat16()(torch.randn(2, 8, dtype=torch.bfloat16))
+    with forced(conv_linear=False):
+        layer.float()(torch.randn(2, 8))
+    assert calls == [torch.float32]  # bfloat16 stayed on F.linear, and so did float32 where the conv is slower
     assert isinstance(layer, torch.nn.Linear) and set(layer.state_dict()) == {"weight", "bias"}
 
 
-def test_whole_model_matches_the_matmul_path(monkeypatch):
+def test_whole_model_matches_the_matmul_path():
     """A model built of these Linears gives the same logits with the conv path on and off."""
-    monkeypatch.setattr(linear_module, "BLAS_LAGS_ONEDNN", True)
     torch.manual_seed(0)
     model = visionmlp.create_model("mixer_s16_224", **get_entry("mixer_s16_224").tiny).eval()
     x = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
-        fast = model(x)
-        monkeypatch.setattr(linear_module, "conv_is_faster", lambda _x: False)
-        torch.testing.assert_close(fast, model(x), rtol=1e-5, atol=1e-5)
+        with forced(conv_linear=True):
+            fast = model(x)
+        with forced(conv_linear=False):
+            torch.testing.assert_close(fast, model(x), rtol=1e-5, atol=1e-5)

@@ -13,11 +13,16 @@ from randomised import ONE_PER_FAMILY, randomised, sample_input
 from visionmlp.layers import linear as linear_module
 from visionmlp.layers.conv_nhwc import ConvNHWC
 from visionmlp.layers.linear import Linear
-from visionmlp.layers.packed_linear import can_pack
 from visionmlp.models import get_entry
 from visionmlp.models.cyclemlp import CycleFC
+from visionmlp.utils.capabilities import capabilities, forced
 
-pytestmark = pytest.mark.skipif(not can_pack(torch.ones(1, 1)), reason="this PyTorch build has no oneDNN")
+pytestmark = pytest.mark.skipif(not capabilities().onednn, reason="needs oneDNN (the probe's onednn): none here")
+needs_onednn_bf16 = pytest.mark.skipif(
+    not capabilities().onednn_bf16,
+    reason=f"needs oneDNN bfloat16 kernels (the probe's onednn_bf16), which CPU kind {capabilities().kind} lacks; "
+    "test_bfloat16_keeps_the_plain_path_without_bfloat16_kernels covers this side",
+)
 ACTIVATIONS = [None, nn.GELU(), nn.GELU(approximate="tanh"), nn.ReLU(), nn.SiLU()]
 
 
@@ -55,16 +60,46 @@ def test_float32_matches_unpacked(act, packed_calls):
     torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
 
 
-@pytest.mark.parametrize("act", ACTIVATIONS, ids=lambda a: "none" if a is None else repr(a))
-def test_bfloat16_within_rounding(act, packed_calls):
+def _bfloat16_packed_vs_exact(act):
+    """The packed-if-possible bfloat16 layer's output and the float32 computation of the same weights."""
     layer = _layer(torch.bfloat16)
     x = torch.randn(64, 48).bfloat16()
     with torch.no_grad():
         exact = (act or nn.Identity())(nn.functional.linear(x.float(), layer.weight.float(), layer.bias.float()))
         layer.pack()
-        got = layer.forward_activated(x, act)
+        return layer, layer.forward_activated(x, act), exact
+
+
+@needs_onednn_bf16
+@pytest.mark.parametrize("act", ACTIVATIONS, ids=lambda a: "none" if a is None else repr(a))
+def test_bfloat16_within_rounding(act, packed_calls):
+    _, got, exact = _bfloat16_packed_vs_exact(act)
     assert got.dtype == torch.bfloat16 and len(packed_calls) == 1
     torch.testing.assert_close(got.float(), exact, atol=2e-2, rtol=1e-2)
+
+
+@pytest.mark.parametrize("act", ACTIVATIONS, ids=lambda a: "none" if a is None else repr(a))
+def test_bfloat16_keeps_the_plain_path_without_bfloat16_kernels(act, packed_calls):
+    """As on an AVX2-only CPU: float32 weights still pack, bfloat16 ones do not, and compute the same."""
+    with forced("avx2"):
+        layer, got, exact = _bfloat16_packed_vs_exact(act)
+        float32 = _layer()
+        float32.pack()
+        assert not layer.is_packed and float32.is_packed and len(packed_calls) == 0
+    assert got.dtype == torch.bfloat16
+    torch.testing.assert_close(got.float(), exact, atol=2e-2, rtol=1e-2)
+
+
+@pytest.mark.parametrize("name", ONE_PER_FAMILY)
+def test_without_onednn_pack_packs_nothing_and_the_model_is_unchanged(name, packed_calls):
+    model = randomised(name).fuse()
+    reference = copy.deepcopy(model)
+    x = sample_input(model)
+    with forced(onednn=False), torch.no_grad():
+        model.pack()
+        assert not any(getattr(m, "_packed", ()) and any(p is not None for p in m._packed) for m in model.modules())
+        torch.testing.assert_close(model(x), reference(x), atol=1e-5, rtol=1e-5)
+    assert packed_calls == []
 
 
 @pytest.mark.parametrize("bias", [True, False])
@@ -126,8 +161,11 @@ def test_stale_pack_is_not_used_after_the_weight_changes(packed_calls):
         layer.to(torch.bfloat16)  # a new parameter in another dtype
         layer(x.bfloat16())
         assert packed_calls == []
+        layer.float()  # and back: a new parameter again, the old pack still stale
+        layer(x)
+        assert packed_calls == []
         layer.pack()
-        layer(x.bfloat16())
+        layer(x)
     assert len(packed_calls) == 1
 
 

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from ..models import build_model, get_entry
+from ..utils.capabilities import capabilities, compiled
 from ..utils.cpu import cpu_summary
 from . import flops as flops_mod
 from .profile import top_ops
@@ -91,7 +92,7 @@ def prepare(model: nn.Module, cfg: BenchConfig, train: bool) -> nn.Module:
         # Every model shares VisionModel.forward's code object: without a reset, a run over many models hits
         # dynamo's recompile limit and the later ones silently run eager.
         torch._dynamo.reset()
-        model = torch.compile(model, options=None if train else {"freezing": True})
+        model = compiled(model, torch.device(cfg.device), options=None if train else {"freezing": True})
     return model
 
 
@@ -118,6 +119,7 @@ def machine_info(cfg: BenchConfig) -> dict:
         "device": cfg.device,
         "threads": torch.get_num_threads(),
         "cpu": cpu_summary(),
+        "cpu_kind": capabilities().kind,
         "cpu_count": os.cpu_count(),
         "load_avg": list(os.getloadavg()),
     }

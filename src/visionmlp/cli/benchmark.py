@@ -9,11 +9,16 @@ table.
 from __future__ import annotations
 
 import json
+import sys
+
+import torch
 
 from ..bench.compare import REFERENCES
 from ..bench.roofline import MATMUL_SIDE
 from ..bench.run import DTYPES, MEASURES, BenchConfig, benchmark
 from ..models import list_models
+from ..utils.capabilities import capabilities
+from ..utils.precision import emulated_warning
 from . import UsageError
 
 SCHEMA = "visionmlp.benchmark/1"
@@ -108,6 +113,7 @@ def _run(args) -> int:
             raise UsageError(f"--compare {args.compare}: {err}") from err
     elif args.official_root:
         raise UsageError("--official-root is for --compare official; add that option or drop the root")
+    _say_precision(cfg)
     results = []
     for name in names:
         result = benchmark(name, cfg)
@@ -119,6 +125,18 @@ def _run(args) -> int:
     if args.json:
         print(json.dumps({"schema": SCHEMA, "results": results}, indent=1))
     return 0
+
+
+def _say_precision(cfg: BenchConfig) -> None:
+    """The precision measured and the CPU kind, with the emulation warning where bfloat16 is not native; on
+    stderr, so that ``--json`` output stays one document."""
+    how = "float32 weights under bfloat16 autocast" if cfg.amp else f"{cfg.dtype} weights"
+    device = torch.device(cfg.device)
+    where = f"CPU kind {capabilities().describe()}" if device.type == "cpu" else str(device)
+    print(f"precision: {how}, as asked; {where}", file=sys.stderr)
+    warning = emulated_warning(device) if cfg.compute_dtype == torch.bfloat16 else None
+    if warning:
+        print(warning, file=sys.stderr)
 
 
 # (header, width, value of a result or None): the table's columns

@@ -12,7 +12,7 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
-from ..experiments import BUDGETS, STUDIES, render_study, run_study, write_index
+from ..experiments import BUDGETS, STUDIES, render_study, run_study, study_precision, write_index
 
 
 def register(sub) -> None:
@@ -35,6 +35,8 @@ def register(sub) -> None:
 def _run(args) -> int:
     out = Path(args.out)
     names = list(STUDIES) if args.name == "all" else [args.name]
+    if not args.render:  # every run of a study trains with amp auto on this device
+        print(study_precision().describe())
     for name in names:
         if args.render:
             doc = render_study(STUDIES[name], out)

@@ -31,6 +31,7 @@ from ..train import (
 from ..train.checkpoint import seed_everything
 from ..train.loop import FitResult
 from ..utils.atomic import atomic_write_text
+from ..utils.precision import choose_precision, parse_amp
 from . import UsageError
 
 
@@ -42,6 +43,13 @@ def _mapping(text: str) -> dict:
     if not isinstance(value, dict):
         raise argparse.ArgumentTypeError(f"expected a mapping such as '{{embed_dim: 64}}', got {text!r}")
     return value
+
+
+def _auto_bool(text: str) -> bool | str:
+    try:
+        return parse_amp(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 _TYPES = {"str": str, "int": int, "float": float, "dict": _mapping}
@@ -62,6 +70,11 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
         kwargs = {"default": argparse.SUPPRESS, "help": f.metadata["help"]}
         if f.type == "bool":
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, **kwargs)
+            continue
+        if f.type == "bool | str":  # --amp (on), --amp auto|true|false, --no-amp
+            parser.add_argument(flag, nargs="?", const=True, type=_auto_bool, metavar="auto|true|false", **kwargs)
+            parser.add_argument("--no-" + flag[2:], dest=f.name, action="store_const", const=False,
+                                default=argparse.SUPPRESS, help=f"same as {flag} false")  # fmt: skip
             continue
         base = f.type.split("|")[0].strip()
         parser.add_argument(flag, type=_TYPES[base], choices=f.metadata.get("choices"), metavar=base.upper(), **kwargs)
@@ -160,6 +173,10 @@ def run(cfg: TrainConfig, log=print) -> FitResult:
 
 def _fit(cfg: TrainConfig, ctx: DistContext, log) -> FitResult:
     """``run``'s work in a frame of its own: the trainer is dropped on return, before ``cleanup`` runs."""
+    precision = choose_precision(cfg.amp, ctx.device)
+    log(precision.describe())
+    if precision.warning:
+        log(precision.warning)
     output = output_folder(cfg)
     if output.exists() and not output.is_dir():
         raise UsageError(f"--output {output} is a file; pass a folder for the run")
@@ -189,8 +206,9 @@ def _fit(cfg: TrainConfig, ctx: DistContext, log) -> FitResult:
         "build_kwargs": dict(model.build_kwargs),
         "classes": list(train_set.classes),
         "input": {k: v for k, v in pcfg.to_dict().items() if k != "weights"},
+        "precision": precision.name,
     }
-    trainer = Trainer(cfg, model, train_set, val_set, ctx, output, meta, log)
+    trainer = Trainer(cfg, model, train_set, val_set, ctx, output, meta, log, precision)
     if checkpoint is not None:
         trainer.load_state_dict(checkpoint)
         log(f"resumed from {resolve_checkpoint(cfg.resume)} at epoch {trainer.state.epoch + 1}, "

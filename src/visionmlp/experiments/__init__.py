@@ -8,7 +8,7 @@ study record, running it, the report and the claims table) and ``_plot`` are sha
 from __future__ import annotations
 
 from . import convmlp_ablation, data_scale, dynamixer_ablation, permutation, residual, resolution, tradeoff
-from ._runner import BUDGETS, Arm, Budget, ParamMismatchError, Point, check_matched
+from ._runner import BUDGETS, Arm, Budget, ParamMismatchError, Point, check_matched, study_precision
 from ._study import FAILS, HOLDS, INCONCLUSIVE, Study, Verdict, render_study, run_study, write_index
 
 STUDIES: dict[str, Study] = {
@@ -28,6 +28,7 @@ __all__ = [
     "Point",
     "Study",
     "Verdict",
+    "study_precision",
     "check_matched",
     "render_study",
     "run_study",

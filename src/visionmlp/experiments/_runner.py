@@ -23,7 +23,8 @@ from torch import nn
 from ..data import ImageDataset
 from ..train import TrainConfig, Trainer, evaluate
 from ..train.checkpoint import seed_everything
-from ..train.distributed import DistContext
+from ..train.distributed import DistContext, resolve_device
+from ..utils.precision import Precision, choose_precision
 from ._data import Resampled, eval_loader
 
 PARAM_TOLERANCE = 0.10
@@ -123,6 +124,11 @@ class Trained:
     model: nn.Module
     test_top1: float
     seconds: float
+
+
+def study_precision() -> Precision:
+    """What every arm trains in: ``amp: auto`` (TrainConfig's default) on the device :func:`train_arm` picks."""
+    return choose_precision("auto", resolve_device("auto"))
 
 
 def train_arm(

@@ -16,10 +16,11 @@ from pathlib import Path
 import torch
 
 from ..utils.atomic import atomic_write_text
+from ..utils.capabilities import capabilities
 from ..utils.cpu import cpu_summary
 from ._data import eval_set, train_set
 from ._journal import RunJournal, journal_path, saved_runs
-from ._runner import BUDGETS, Arm, Budget, Point, aggregate, check_matched, train_arm
+from ._runner import BUDGETS, Arm, Budget, Point, aggregate, check_matched, study_precision, train_arm
 
 HOLDS, FAILS, INCONCLUSIVE = "holds", "does not hold", "inconclusive"
 SCHEMA = "visionmlp.experiment/1"
@@ -131,6 +132,8 @@ def run_study(study: Study, budget: Budget, out: Path, seeds: int | None, data: 
             "torch": torch.__version__,
             "threads": torch.get_num_threads(),
             "cpu": cpu_summary(),
+            "cpu_kind": capabilities().kind,
+            "precision": study_precision().name,
             "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         },
         "table": [{k: v.to_dict() if isinstance(v, Point) else v for k, v in row.items()} for row in table],
@@ -173,6 +176,8 @@ def _markdown(study: Study, doc: dict, table: list[dict]) -> str:
         if resumed
         else ""
     )
+    # studies saved before amp auto trained in float32 (TrainConfig's default then) and did not record it
+    software = f"torch {doc['machine']['torch']}, {doc['machine'].get('precision', 'float32')}"
     return f"""# {study.name}
 
 **Claim** ({study.source}): {study.claim}
@@ -209,7 +214,7 @@ Parameters: {matching}.
 {doc["command"]}
 ```
 
-{doc["seconds"]:.0f} s on {doc["machine"]["threads"]} threads{load}, torch {doc["machine"]["torch"]}{resumed}.
+{doc["seconds"]:.0f} s on {doc["machine"]["threads"]} threads{load}, {software}{resumed}.
 """
 
 

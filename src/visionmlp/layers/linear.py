@@ -6,7 +6,8 @@ Why: on an AMD EPYC with AVX-512 (one of the project's machines) PyTorch's float
 reached 205-420, forward and backward alike: MKL dispatches its AVX-512 kernels by CPU vendor, oneDNN by
 the instructions the CPU has. On an Intel Xeon (another of its machines) MKL runs at the vector peak and
 the convolution was 4-11% slower in whole models (``python scripts/bench_linear.py`` on each). So the
-convolution is used where MKL is PyTorch's BLAS and the CPU is x86 but not Intel's. The rows of ``x``
+convolution is used where the capability probe says so (``conv_linear``: MKL is PyTorch's BLAS and the CPU
+is x86 but not Intel's). The rows of ``x``
 become the spatial positions of a (1, C, M, 1) channels-last view, so no data moves. bfloat16, autocast,
 other devices and ONNX export keep ``F.linear``, where the convolution is not faster or not wanted in an
 exported graph.
@@ -18,16 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..utils.cpu import cpu_vendor
+from ..utils.capabilities import capabilities
 from .packed_linear import PackedWeight, Prepackable, fusable, pack_weight, packed_linear, usable
-
-
-def blas_lags_onednn() -> bool:
-    """Whether this machine's float32 BLAS is the one oneDNN outruns: MKL on an x86 CPU not made by Intel."""
-    return torch.backends.mkl.is_available() and cpu_vendor() not in ("GenuineIntel", "")
-
-
-BLAS_LAGS_ONEDNN = blas_lags_onednn()
 
 
 def conv_applies(x: torch.Tensor) -> bool:
@@ -44,7 +37,7 @@ def conv_applies(x: torch.Tensor) -> bool:
 
 def conv_is_faster(x: torch.Tensor) -> bool:
     """Whether :func:`linear_as_conv` is the faster way to apply a Linear to ``x`` on this machine."""
-    return BLAS_LAGS_ONEDNN and conv_applies(x)
+    return conv_applies(x) and capabilities().conv_linear
 
 
 def linear_as_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:

@@ -13,7 +13,8 @@ A packed weight is a cache, not state: it is not in ``state_dict``, is dropped b
 is used only while it still matches the parameter it was packed from (same storage, dtype and in-place
 version), no gradient is being recorded and no autocast is on. Anything else (training, autocast,
 ``model.to(dtype)``, a weight loaded in place, ``torch.compile`` tracing, ONNX export) silently takes the
-unpacked path again.
+unpacked path again. Where the capability probe finds no oneDNN (or, for bfloat16 weights, no bfloat16
+kernels: an AVX2-only CPU), ``pack()`` packs nothing and every layer keeps the plain path.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from typing import NamedTuple
 
 import torch
 from torch import nn
+
+from ..utils.capabilities import capabilities
 
 # oneDNN post-op names (and their algorithm argument) for the activations the families use.
 _POST_OPS: dict[type[nn.Module], str] = {nn.ReLU: "relu", nn.SiLU: "swish", nn.GELU: "gelu"}
@@ -61,11 +64,13 @@ def _identity(weight: torch.Tensor) -> tuple:
 
 
 def can_pack(weight: torch.Tensor) -> bool:
-    """Whether oneDNN can pack ``weight``: a 2-D float32 or bfloat16 CPU tensor, on a build with oneDNN."""
-    if weight.device.type != "cpu" or weight.dim() != 2 or not torch.backends.mkldnn.is_available():
+    """Whether oneDNN packs ``weight`` here: a 2-D CPU tensor, float32 where the capability probe finds oneDNN,
+    bfloat16 where it also finds oneDNN's bfloat16 kernels (not on an AVX2-only CPU)."""
+    caps = capabilities()
+    if weight.device.type != "cpu" or weight.dim() != 2 or not caps.onednn:
         return False
     if weight.dtype == torch.bfloat16:
-        return torch.ops.mkldnn._is_mkldnn_bf16_supported()
+        return caps.onednn_bf16
     return weight.dtype == torch.float32
 
 

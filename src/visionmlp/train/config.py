@@ -12,6 +12,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+from ..utils.precision import AMP_CHOICES
+
 
 def _opt(default, help: str, **extra):
     return field(default=default, metadata={"help": help, **extra})
@@ -63,7 +65,11 @@ class TrainConfig:
     ema_decay: float = _opt(0.9998, "EMA decay per optimizer step", gt=0, lt=1)
     # machinery
     device: str = _opt("auto", "auto, cpu, cuda or cuda:N")
-    amp: bool = _opt(False, "bfloat16 autocast")
+    amp: bool | str = _opt(
+        "auto",
+        "bfloat16 autocast: auto (where the device computes bfloat16 natively), true or false",
+        choices=AMP_CHOICES,
+    )
     compile: bool = _opt(False, "torch.compile the model")
     channels_last: bool = _opt(False, "channels_last memory format")
     workers: int | None = _opt(None, "data loader worker processes (default: up to 4)", ge=0)
@@ -96,13 +102,13 @@ class TrainConfig:
             kinds = [k.strip() for k in f.type.split("|")]
             if value is None and "None" in kinds:
                 continue
-            types = _TYPES[kinds[0]]
+            types = tuple(t for kind in kinds if kind != "None" for t in _TYPES[kind])
             choices = f.metadata.get("choices")
             bounds = {key: f.metadata[key] for key in _BOUNDS if key in f.metadata}
             if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
-                problem = f"must be {'an' if kinds[0] == 'int' else 'a'} {kinds[0]}"
+                problem = f"must be {'an' if kinds[0] == 'int' else 'a'} {' or '.join(k for k in kinds if k != 'None')}"
             elif choices and value not in choices:
-                problem = f"must be one of {', '.join(choices)}"
+                problem = f"must be one of {', '.join(map(str, choices))}"
             elif not all(_BOUNDS[key][1](value, bound) for key, bound in bounds.items()):
                 problem = "must be " + " and ".join(f"{_BOUNDS[key][0]} {bound}" for key, bound in bounds.items())
             else:

@@ -27,6 +27,8 @@ from torch.nn.parallel import DistributedDataParallel
 from ..data import ImageDataset, Mixup, build_loader, default_workers, sample_rng, set_position
 from ..data.mixup import soft_target_cross_entropy
 from ..utils import pause_point
+from ..utils.capabilities import compiled
+from ..utils.precision import Precision, choose_precision
 from .checkpoint import CHECKPOINT_FORMAT, LAST, CheckpointSaver, capture_rng, restore_rng
 from .config import TrainConfig
 from .distributed import DistContext
@@ -105,9 +107,12 @@ class Trainer:
         output: Path | None = None,
         meta: dict | None = None,
         log: Callable[[str], None] = print,
+        precision: Precision | None = None,
     ):
         cfg.check()
         self.cfg, self.ctx, self.meta = cfg, ctx or DistContext(), dict(meta or {})
+        #: what ``cfg.amp`` chose on this device (the caller may have chosen, and logged, it already)
+        self.precision = precision or choose_precision(cfg.amp, self.ctx.device)
         self.output = Path(output) if output is not None and self.ctx.is_main else None
         self.log = log if self.ctx.is_main else (lambda _msg: None)
         self.num_classes = len(train_set.classes)
@@ -134,7 +139,7 @@ class Trainer:
             ids = [self.ctx.device.index] if self.ctx.device.type == "cuda" else None
             self.net = DistributedDataParallel(self.model, device_ids=ids)
         if cfg.compile:
-            self.net = torch.compile(self.net)
+            self.net = compiled(self.net, self.ctx.device, warn=self.log)
         self.optimizer = build_optimizer(self.model, cfg.opt, cfg.lr, cfg.weight_decay, cfg.momentum)
         total = cfg.epochs * self.steps_per_epoch
         self.schedule = WarmupSchedule(
@@ -267,7 +272,7 @@ class Trainer:
             last = i == len(micro_batches) - 1
             no_sync = self.net.no_sync() if self.ctx.distributed and not last else contextlib.nullcontext()
             with no_sync:
-                with autocast(self.ctx.device, cfg.amp):
+                with autocast(self.ctx.device, self.precision.bf16):
                     logits = self.net(x)
                 if targets is not None:
                     loss = soft_target_cross_entropy(logits, targets)
@@ -360,7 +365,7 @@ class Trainer:
         return result, row
 
     def evaluate(self, model: nn.Module) -> EvalResult:
-        return evaluate(model, self.val_loader, self.num_classes, self.ctx, amp=self.cfg.amp,
+        return evaluate(model, self.val_loader, self.num_classes, self.ctx, amp=self.precision.bf16,
                         channels_last=self.cfg.channels_last)  # fmt: skip
 
     def _progress(self) -> Progress:
