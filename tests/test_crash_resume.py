@@ -111,3 +111,24 @@ def test_sigint_sigterm_stop_at_a_step_boundary_and_save(tmp_path, sig):
     assert _finish(proc, log) == 130
     state = load_checkpoint(run)["train_state"]
     assert (state["global_step"], state["epoch"], state["step_in_epoch"]) == (3, 1, 1)  # saved mid-epoch 2
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_to_the_whole_process_group_saves_and_exits_130(tmp_path, sig):
+    """What `timeout`, `kill -- -PGID` and batch schedulers send: the data-loader workers get the signal too, and
+    must leave the stop to the main process instead of dying under it."""
+    run, log = tmp_path / "run", tmp_path / "output.txt"
+    args = [*TRAIN, "--workers", "2", "--output", str(run)]  # the last --workers wins
+    env = {**os.environ, ENV: "step:3"}
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "visionmlp.cli", *args], stdout=out, stderr=subprocess.STDOUT,
+                                env=env, start_new_session=True)  # fmt: skip
+    try:
+        _wait_paused(proc, log)
+        os.killpg(proc.pid, sig)
+        assert _finish(proc, log) == 130
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert load_checkpoint(run)["train_state"]["global_step"] == 3
+    assert "killed by signal" not in log.read_text()

@@ -109,3 +109,35 @@ def test_synthetic_and_loader_resume_position():
     assert [y.tolist() for _, y in loader] == full[3:]
     with pytest.raises(FileNotFoundError, match="neither"):
         build_dataset("no/such/place", "train")
+
+
+def _folder(root, classes=("a", "b"), per_class=10):
+    for name in classes:
+        (root / name).mkdir(parents=True)
+        for i in range(per_class):
+            Image.new("RGB", (8, 8), (i * 20, 0, 0)).save(root / name / f"{i}.png")
+    return root
+
+
+@pytest.mark.parametrize("layout", ["flat", "train-only"])
+def test_an_image_folder_without_a_validation_folder_holds_out_a_seeded_part(tmp_path, layout):
+    root = tmp_path / "imf"
+    _folder(root / "train" if layout == "train-only" else root)
+    train, val = (build_dataset(str(root), split, 0.2, seed=3) for split in ("train", "val"))
+    assert train.classes == val.classes == ("a", "b")  # never "train" taken for a class
+    train_files = {train.samples[i][0] for i in train._view().tolist()}
+    val_files = {val.samples[i][0] for i in val._view().tolist()}
+    assert len(val_files) == 4 and len(train_files) == 16 and not train_files & val_files  # never the same images
+    assert "4 of them (20%, seed 3) held out for validation" in val.summary()
+    again = build_dataset(str(root), "val", 0.2, seed=3)
+    assert again._view().tolist() == val._view().tolist()  # seeded: a resumed run validates on the same images
+    assert build_dataset(str(root), "val", 0.2, seed=4)._view().tolist() != val._view().tolist()
+    with pytest.raises(ValueError, match="leaves no image on one side; change --val-split"):
+        build_dataset(str(root), "val", 0.01)
+
+
+def test_a_validation_folder_is_used_as_it_is(tmp_path):
+    _folder(tmp_path / "train")
+    _folder(tmp_path / "val", per_class=3)
+    train, val = build_dataset(str(tmp_path), "train"), build_dataset(str(tmp_path), "val")
+    assert (len(train), len(val)) == (20, 6) and train.held_out is None and val.held_out is None

@@ -61,6 +61,8 @@ def test_study_runs_at_tiny_budget(name, tmp_path, monkeypatch):
     assert report.count("\n| ") >= EXPECTED_ROWS[name] + len(doc["params"])
     assert "*Preliminary: budget `tiny`" in report  # below the full budget a verdict says it is provisional
     assert len(saved["machine"]["load_average"]) == 2 and "load average" in report
+    assert "Fashion-MNIST" not in report.split("## Setup", 1)[1].split("\n## ", 1)[0]  # it names the data it used
+    assert saved["machine"]["precision"] in ("float32", "bfloat16 autocast") and saved["machine"]["cpu_kind"]
 
 
 def test_every_matched_study_is_matched():
@@ -78,6 +80,7 @@ def test_param_check_fails_loudly():
 def test_cli_and_index(tmp_path, capsys):
     assert main(["experiment", "permutation", "--budget", "tiny", "--seeds", "1", "--data", "synthetic",
                  "--out", str(tmp_path)]) == 0  # fmt: skip
+    assert capsys.readouterr().out.startswith("precision: ")  # every arm trains with amp auto; it says which
     index = (tmp_path / "README.md").read_text()
     assert "[report](permutation.md)" in index and index.count("| not yet run |") == len(STUDIES) - 1
     assert "(preliminary) |" in index  # a tiny-budget verdict is not presented as the claim's

@@ -1,14 +1,13 @@
 """visionmlp: the all-MLP vision models, built as published, trainable, convertible and measurable."""
 
 from ._version import __version__
-from .factory import create_model, load_pretrained
+from .factory import create_model, list_models, load_pretrained
 from .models import (
     PretrainedCfg,
     Published,
     VisionModel,
     get_entry,
     list_families,
-    list_models,
     register_model,
     register_variant,
 )

@@ -16,6 +16,7 @@ adapted (summed over RGB for 1 channel, repeated and rescaled otherwise).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from . import hub
 from .convert import CONVERTERS, StateDictMismatchError, convert_state_dict, load_converted
 from .formats import detect_format
 from .models import build_model, get_entry
+from .models import list_models as registered_models
 from .models._weights import NATIVE_FORMAT, Checkpoint, read_checkpoint
 
 AUTO = "auto"
@@ -68,6 +70,9 @@ def create_model(
     ``visionmlp.models.build_model`` (``features_only``, ``out_indices``, ``device`` and the model
     class's own arguments).
     """
+    name, _, tag = name.partition(".")  # timm's "name.tag": which official file pretrained=True takes
+    if tag:
+        hub.weight_file(name, tag)  # an unknown tag fails here, with the variant's tags, whatever pretrained is
     for key, value in (("num_classes", num_classes), ("in_chans", in_chans), ("img_size", img_size)):
         if value is not None:
             kwargs[key] = value
@@ -78,11 +83,18 @@ def create_model(
     if pretrained is False or pretrained is None:
         return build_model(name, **kwargs)
     if pretrained is True:
-        pretrained = hub.resolve(name)
+        kwargs.setdefault("num_classes", hub.weight_file(name, tag or None).num_classes)  # in21k files: 21843
+        pretrained = hub.resolve(name, tag or None)
     if not isinstance(pretrained, (str, Path)):
         raise TypeError(f"pretrained must be True/False or a path, got {type(pretrained).__name__}")
     model, _ = load_pretrained(name, pretrained, **kwargs)
     return model
+
+
+def list_models(pattern: str = "*", family: str | None = None, pretrained: bool = False) -> list[str]:
+    """Registered names matching ``pattern`` (shell-style) and ``family``; with ``pretrained``, as timm does, one
+    ``name.tag`` per official weight file instead (``create_model`` takes either)."""
+    return hub.list_pretrained(pattern, family) if pretrained else registered_models(pattern, family)
 
 
 def load_pretrained(
@@ -97,6 +109,8 @@ def load_pretrained(
     saved = _native_kwargs(ckpt, name) if fmt == NATIVE_FORMAT else dict(CONVERTERS[fmt].model_kwargs)
     model = build_model(name, **{**saved, **kwargs})
     fmt, state, notes = _load_state(model, ckpt, fmt, get_entry(name).family)
+    if fmt == NATIVE_FORMAT:
+        _restore_input(model, ckpt)
     for note in notes:
         warnings.warn(f"{ckpt.path}: {note}", UserWarning, stacklevel=3)
     params = sum(p.numel() for p in model.parameters())
@@ -168,7 +182,27 @@ def _native_kwargs(ckpt: Checkpoint, name: str) -> dict:
     saved_as = ckpt.config.get("architecture")
     if saved_as != name:
         raise ValueError(f"{ckpt.path} holds a {saved_as} model, not {name}; call create_model({saved_as!r}, ...)")
-    return dict(ckpt.config.get("kwargs") or {})
+    return {key: _tuples(value) for key, value in (ckpt.config.get("kwargs") or {}).items()}
+
+
+def _tuples(value):
+    """A JSON list back as the tuple it was saved from (``depths=(2, 2, 6, 2)``), nested lists too."""
+    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
+
+
+#: what a saved pretrained_cfg brings back: how the weights want their input, and the class names
+_SAVED_INPUT = ("mean", "std", "crop_pct", "interpolation", "label_names")
+
+
+def _restore_input(model: nn.Module, ckpt: Checkpoint) -> None:
+    """The saved pretrained_cfg's normalisation, crop and class names onto the model (its size and class count
+    are the model's own); class names only while the head still has as many classes."""
+    saved = (ckpt.config or {}).get("pretrained_cfg") or {}
+    fields = {k: _tuples(saved[k]) for k in _SAVED_INPUT if saved.get(k) is not None}
+    if len(fields.get("label_names", ())) != model.num_classes:
+        fields.pop("label_names", None)
+    if fields:
+        model.pretrained_cfg = dataclasses.replace(model.pretrained_cfg, **fields)
 
 
 def _fits(model: nn.Module, state: dict[str, torch.Tensor]) -> bool:

@@ -13,13 +13,14 @@ When all fail, the error names the exact file to fetch and where to put it.
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import os
 import urllib.request
 from dataclasses import replace
 from pathlib import Path
 
-from .models import get_entry
+from .models import get_entry, list_models
 from .models._registry import PretrainedCfg, WeightFile
 from .utils import atomic_path
 
@@ -82,15 +83,42 @@ def pretrained_cfg(name: str) -> PretrainedCfg:
     return cfg if cfg.weights else replace(cfg, weights=OFFICIAL_WEIGHTS.get(name, ()))
 
 
-def resolve(name: str) -> Path:
-    """The local path of ``name``'s preferred official file, downloading it if allowed (see module doc)."""
+#: timm's tags for the same official files, so that a timm name (``mixer_b16_224.goog_in21k``) works unchanged;
+#: only where the file is unambiguously the same (timm's Mixer in1k tag names a fine-tune, ours the from-scratch file)
+TIMM_TAGS = {"goog_in21k": "in21k", "fb_distilled_in1k": "dist", "fb_in1k": "no_dist", "fb_dino": "dino",
+             "fb_in22k_ft_in1k": "22k"}  # fmt: skip
+
+
+def weight_file(name: str, tag: str | None = None) -> WeightFile:
+    """The official file of ``name`` with ``tag`` (ours or timm's), or the preferred one without a tag."""
     files = pretrained_cfg(name).weights
     if not files:
         raise ValueError(
             f"no official weights are known for {name!r}; pass pretrained=PATH to a checkpoint "
             "(official file or save_pretrained folder)"
         )
-    record = files[0]
+    if tag is None:
+        return files[0]
+    record = next((f for f in files if f.tag == TIMM_TAGS.get(tag, tag)), None)
+    if record is None:
+        raise ValueError(f"{name!r} has no weights tagged {tag!r}; its tags: {', '.join(f.tag for f in files)}")
+    return record
+
+
+def list_pretrained(pattern: str = "*", family: str | None = None) -> list[str]:
+    """``name.tag`` for every official file of the variants matching ``pattern`` (a name or a tagged name)."""
+    return [
+        f"{name}.{record.tag}"
+        for name in list_models(family=family)
+        for record in pretrained_cfg(name).weights
+        if fnmatch.fnmatchcase(name, pattern) or fnmatch.fnmatchcase(f"{name}.{record.tag}", pattern)
+    ]
+
+
+def resolve(name: str, tag: str | None = None) -> Path:
+    """The local path of ``name``'s official file (the preferred one, or the one ``tag`` names), downloading it
+    if allowed (see module doc)."""
+    record = weight_file(name, tag)
     weights_dir = os.environ.get(WEIGHTS_DIR_ENV)
     if weights_dir and (Path(weights_dir) / record.file_name).is_file():
         return Path(weights_dir) / record.file_name
@@ -133,4 +161,5 @@ def download(record: WeightFile, dest: Path) -> Path:
     return dest
 
 
-__all__ = ["OFFICIAL_WEIGHTS", "cache_dir", "download", "pretrained_cfg", "resolve"]
+__all__ = ["OFFICIAL_WEIGHTS", "TIMM_TAGS", "cache_dir", "download", "list_pretrained", "pretrained_cfg", "resolve",
+           "weight_file"]  # fmt: skip

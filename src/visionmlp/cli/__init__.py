@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import errno
 import importlib
+import os
 import pkgutil
 import sys
 import warnings
@@ -83,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
         warnings.showwarning = lambda message, *_, **__: print(f"{prefix}: warning: {message}", file=sys.stderr)
         try:
             return int(args.func(args) or 0)
+        except BrokenPipeError:
+            return _pipe_closed()
         except (UsageError, ValueError, TypeError) as err:
             print(f"{prefix}: error: {err}", file=sys.stderr)
             return 2
@@ -95,6 +98,15 @@ def main(argv: list[str] | None = None) -> int:
         except KeyboardInterrupt:
             print(f"{prefix}: interrupted", file=sys.stderr)
             return 130
+
+
+def _pipe_closed() -> int:
+    """The reader of stdout went away (``visionmlp list-models | head``): what it wanted, it has. Point stdout at
+    /dev/null so that Python's flush at exit does not fail again, and exit quietly."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 0
 
 
 def describe_os_error(err: OSError) -> str:

@@ -9,6 +9,7 @@ table.
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import torch
@@ -114,6 +115,7 @@ def _run(args) -> int:
     elif args.official_root:
         raise UsageError("--official-root is for --compare official; add that option or drop the root")
     _say_precision(cfg)
+    _warn_if_loaded(cfg)
     results = []
     for name in names:
         result = benchmark(name, cfg)
@@ -137,6 +139,17 @@ def _say_precision(cfg: BenchConfig) -> None:
     warning = emulated_warning(device) if cfg.compute_dtype == torch.bfloat16 else None
     if warning:
         print(warning, file=sys.stderr)
+
+
+def _warn_if_loaded(cfg: BenchConfig) -> None:
+    """One warning when other work already keeps the cores busy: the benchmark's threads would share them, and a
+    run on a loaded 2-core machine measured 10x below the same run with --threads 1."""
+    cores, load = os.cpu_count() or 1, os.getloadavg()[0]
+    threads = cfg.threads or torch.get_num_threads()
+    if load + threads > cores + 0.5:
+        print(f"warning: the 1-minute load average is {load:.1f} on {cores} cores, so other work competes with the "
+              f"benchmark's {threads} threads: timings will be low and noisy; measure on a quiet machine or lower "
+              "--threads (ratios such as --roofline and --compare suffer less)", file=sys.stderr)  # fmt: skip
 
 
 # (header, width, value of a result or None): the table's columns

@@ -2,33 +2,40 @@
 
 from __future__ import annotations
 
+import sys
+
 import torch
 from PIL import Image, UnidentifiedImageError
 
 from ..data import build_eval_transform
-from ..train import load_checkpoint
-from ..train.checkpoint import model_from_checkpoint
 from . import positive_int
+from ._trained import load_trained
 
 
 def register(sub) -> None:
     p = sub.add_parser("predict", help="classify images with a trained checkpoint")
     p.add_argument("images", nargs="+", metavar="IMAGE")
-    p.add_argument("--checkpoint", required=True, help="a .pth written by `visionmlp train`, or its run folder")
+    p.add_argument("--checkpoint", required=True,
+                   help="a run folder, a .pth written by `visionmlp train`, or a save_pretrained folder")  # fmt: skip
     p.add_argument("--topk", type=positive_int, default=5, help="classes to show per image (default: 5)")
     p.add_argument("--ema", action="store_true", help="use the EMA weights")
     p.set_defaults(func=_predict)
 
 
 def _predict(args) -> int:
-    ckpt = load_checkpoint(args.checkpoint)
-    model = model_from_checkpoint(ckpt, use_ema=args.ema).for_inference()
-    meta = ckpt["meta"]
-    inp, classes = meta["input"], meta["classes"]
+    trained = load_trained(args.checkpoint, use_ema=args.ema)
+    model, inp = trained.model.for_inference(), trained.input
+    classes = trained.classes or [f"class_{i}" for i in range(model.num_classes)]
     mode = "L" if inp["input_size"][0] == 1 else "RGB"
     transform = build_eval_transform(inp["input_size"], inp["mean"], inp["std"], crop_pct=inp["crop_pct"],
                                      interpolation=inp["interpolation"])  # fmt: skip
-    batch = torch.stack([transform(_open(path, mode)) for path in args.images])
+    images = [_open(path, mode) for path in args.images]
+    height, width = inp["input_size"][1:]
+    for path, img in zip(args.images, images, strict=True):
+        if img.size != (width, height):
+            print(f"note: {path} is {img.width}x{img.height}; the model sees it resized (shorter side first, aspect "
+                  f"kept) and centre-cropped to {width}x{height}", file=sys.stderr)  # fmt: skip
+    batch = torch.stack([transform(img) for img in images])
     with torch.no_grad():
         probs = model(batch).softmax(-1)
     top = probs.topk(min(args.topk, len(classes)), dim=-1)

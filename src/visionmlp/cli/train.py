@@ -67,7 +67,7 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
     """One flag per ``TrainConfig`` field; unset flags are absent from the namespace (recipes fill them)."""
     for f in dataclasses.fields(TrainConfig):
         flag = "--" + f.name.replace("_", "-")
-        kwargs = {"default": argparse.SUPPRESS, "help": f.metadata["help"]}
+        kwargs = {"default": argparse.SUPPRESS, "help": _with_default(f.metadata["help"], f.default)}
         if f.type == "bool":
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, **kwargs)
             continue
@@ -78,6 +78,15 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
             continue
         base = f.type.split("|")[0].strip()
         parser.add_argument(flag, type=_TYPES[base], choices=f.metadata.get("choices"), metavar=base.upper(), **kwargs)
+
+
+def _with_default(text: str, default) -> str:
+    """A flag's help with its default (the flags default to "unset" so that recipes can fill them)."""
+    if "default" in text:
+        return text
+    if default is None or isinstance(default, bool):
+        default = {None: "none", True: "on", False: "off"}[default]
+    return f"{text} (default: {default})"
 
 
 def resolve_config(args: argparse.Namespace) -> TrainConfig:
@@ -157,8 +166,8 @@ def resumed_input(pcfg: PretrainedCfg, checkpoint: dict) -> PretrainedCfg:
 
 
 def build_datasets(cfg: TrainConfig, seed: int) -> tuple[ImageDataset, ImageDataset]:
-    train_set = build_dataset(cfg.data, "train", seed=seed).limit(cfg.limit_train, seed)
-    val_set = build_dataset(cfg.data, "val", seed=seed).limit(cfg.limit_val, seed)
+    train_set = build_dataset(cfg.data, "train", cfg.val_split, seed=seed).limit(cfg.limit_train, seed)
+    val_set = build_dataset(cfg.data, "val", cfg.val_split, seed=seed).limit(cfg.limit_val, seed)
     return train_set, val_set
 
 
@@ -194,6 +203,7 @@ def _fit(cfg: TrainConfig, ctx: DistContext, log) -> FitResult:
     else:  # the architecture the run saved, weights from the checkpoint: --pretrained (maybe gone) is not read
         model = build_model(cfg.model, **(checkpoint.get("meta") or {}).get("build_kwargs", kwargs))
         model.pretrained_cfg = resumed_input(model.pretrained_cfg, checkpoint)
+    model.pretrained_cfg = dataclasses.replace(model.pretrained_cfg, label_names=tuple(train_set.classes))
     pcfg = model.pretrained_cfg
     train_set.transform = build_train_transform(
         pcfg.input_size, pcfg.mean, pcfg.std, scale=(cfg.scale_min, 1.0), hflip=cfg.hflip, auto_augment=cfg.aa,

@@ -7,18 +7,19 @@ import json
 from pathlib import Path
 
 from ..data import build_dataset, build_eval_transform, build_loader
-from ..train import evaluate, load_checkpoint, resolve_checkpoint
-from ..train.checkpoint import model_from_checkpoint
+from ..train import evaluate
 from ..train.distributed import DistContext, resolve_device
 from ..train.evaluate import EvalResult
 from ..utils.atomic import atomic_path, atomic_write_text
 from . import count, positive_int
+from ._trained import load_trained
 
 
 def register(sub) -> None:
     p = sub.add_parser("validate", help="evaluate a trained checkpoint (top-1/5, per-class, confusion matrix)")
-    p.add_argument("checkpoint", help="a .pth written by `visionmlp train`, or its run folder (last.pth)")
-    p.add_argument("--data", help="data to score on (default: the run's)")
+    p.add_argument("checkpoint", help="a run folder (its last.pth), a .pth written by `visionmlp train`, or a "
+                                       "save_pretrained folder")  # fmt: skip
+    p.add_argument("--data", help="data to score on (default: the run's; needed for a save_pretrained folder)")
     p.add_argument("--split", default="val", choices=("train", "val"), help="split (default: val)")
     p.add_argument("--limit", type=positive_int, help="score a fixed random subset of this many images")
     p.add_argument("--batch-size", type=positive_int, default=256)
@@ -30,28 +31,31 @@ def register(sub) -> None:
 
 
 def _validate(args) -> int:
-    path = resolve_checkpoint(args.checkpoint)
-    ckpt = load_checkpoint(path)
-    model = model_from_checkpoint(ckpt, use_ema=args.ema)
-    meta, config = ckpt["meta"], ckpt.get("config", {})
+    trained = load_trained(args.checkpoint, use_ema=args.ema)
+    config, inp = trained.config, trained.input
     spec = args.data or config.get("data")
     if spec is None:
-        raise ValueError("the checkpoint does not name its data; pass --data")
-    inp = meta["input"]
-    dataset = build_dataset(spec, args.split).limit(args.limit)
-    if list(dataset.classes) != list(meta["classes"]):
+        raise ValueError(f"{args.checkpoint} does not name the data it was trained on; pass --data")
+    # the run's own hold-out where the data has no validation split (defaults: runs saved before it existed)
+    dataset = build_dataset(spec, args.split, config.get("val_split", 0.1), seed=config.get("seed", 0))
+    dataset = dataset.limit(args.limit)
+    if trained.classes is not None and list(dataset.classes) != trained.classes:
         raise ValueError(f"{spec} has classes {list(dataset.classes)[:5]}..., the model was trained on "
-                         f"{meta['classes'][:5]}...; pass the data it was trained on")  # fmt: skip
+                         f"{trained.classes[:5]}...; pass the data it was trained on")  # fmt: skip
+    if len(dataset.classes) != trained.model.num_classes:
+        raise ValueError(f"{spec} has {len(dataset.classes)} classes, the model {trained.model.num_classes}; pass the "
+                         "data it was trained on")  # fmt: skip
     dataset.transform = build_eval_transform(inp["input_size"], inp["mean"], inp["std"], crop_pct=inp["crop_pct"],
                                              interpolation=inp["interpolation"])  # fmt: skip
     device = resolve_device(args.device)
     loader = build_loader(dataset, args.batch_size, train=False, workers=args.workers)
 
-    result = evaluate(model.to(device).for_inference(), loader, len(dataset.classes), DistContext(device=device))
+    model = trained.model.to(device).for_inference()
+    result = evaluate(model, loader, len(dataset.classes), DistContext(device=device))
     _report(result, dataset.classes)
-    folder = Path(args.output) if args.output else path.parent
-    summary = {"checkpoint": str(path), "data": spec, "split": args.split, "images": result.count, "ema": args.ema,
-               "top1": result.top1, "top5": result.top5, "loss": result.loss,
+    folder = Path(args.output) if args.output else trained.path.parent
+    summary = {"checkpoint": str(trained.path), "data": spec, "split": args.split, "images": result.count,
+               "ema": args.ema, "top1": result.top1, "top5": result.top5, "loss": result.loss,
                "per_class": dict(zip(dataset.classes, result.per_class, strict=True)),
                "confusion": result.confusion.tolist()}  # fmt: skip
     atomic_write_text(folder / "validation.json", json.dumps(summary, indent=2) + "\n")

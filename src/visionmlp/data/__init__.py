@@ -8,6 +8,7 @@ from .image_folder import ImageFolder
 from .loader import build_loader, default_workers, set_position
 from .mixup import Mixup, soft_target_cross_entropy
 from .randaugment import RandAugment, rand_augment_transform
+from .resolve import create_transform, resolve_data_config
 from .synthetic import SyntheticDataset
 from .transforms import build_eval_transform, build_train_transform
 
@@ -23,12 +24,14 @@ __all__ = [
     "build_eval_transform",
     "build_loader",
     "build_train_transform",
+    "create_transform",
     "default_workers",
     "fashion_mnist_dir",
     "find_cifar",
     "load_cifar",
     "load_fashion_mnist",
     "rand_augment_transform",
+    "resolve_data_config",
     "sample_rng",
     "set_position",
     "soft_target_cross_entropy",

@@ -42,6 +42,8 @@ class ImageDataset(Dataset):
         self.seed = seed
         self.epoch = 0
         self._index: torch.Tensor | None = None
+        #: (fraction, seed, this is the held-out part) after :meth:`hold_out`
+        self.held_out: tuple[float, int, bool] | None = None
 
     @property
     def mode(self) -> str:
@@ -61,12 +63,30 @@ class ImageDataset(Dataset):
 
     def limit(self, count: int | None, seed: int = 0) -> ImageDataset:
         """Keep a fixed random subset of ``count`` items (for quick runs and tests); returns ``self``."""
-        if count is not None and count < self._size():
+        if count is not None and count < len(self):
             if count <= 0:
                 raise ValueError(f"a dataset limit must be positive, got {count}")
-            perm = torch.randperm(self._size(), generator=torch.Generator().manual_seed(seed))
-            self._index = perm[:count].sort().values
+            perm = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))
+            self._index = self._view()[perm[:count].sort().values]
         return self
+
+    def hold_out(self, fraction: float, seed: int, held: bool) -> ImageDataset:
+        """Split the items in two by a seeded permutation: ``held`` keeps the ``fraction`` held out for validation,
+        otherwise the rest (the same seed gives complementary parts); returns ``self``."""
+        count = round(fraction * len(self))
+        if not 0 < count < len(self):
+            raise ValueError(
+                f"holding out {fraction:g} of {len(self)} images leaves no image on one side; change --val-split "
+                "or add a validation folder"
+            )
+        perm = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))
+        self._index = self._view()[(perm[:count] if held else perm[count:]).sort().values]
+        self.held_out = (fraction, seed, held)
+        return self
+
+    def _view(self) -> torch.Tensor:
+        """The underlying items this dataset shows, in order."""
+        return self._index if self._index is not None else torch.arange(self._size())
 
     def _real(self, index: int) -> int:
         if not 0 <= index < len(self):

@@ -1,8 +1,10 @@
 """``build_dataset``: one name for every data source the CLI accepts.
 
 ``spec`` is ``fashion-mnist`` (the installed IDX files), ``synthetic`` or ``synthetic:CxHxW``, or a path:
-a folder of Fashion-MNIST IDX files, a CIFAR-10/100 copy (python or binary layout), or an image folder
-(``PATH/train`` and ``PATH/val`` when present, else ``PATH`` itself for both splits).
+a folder of Fashion-MNIST IDX files, a CIFAR-10/100 copy (python or binary layout), or an image folder:
+``PATH/train`` (else ``PATH``) for training and ``PATH/val`` (or ``validation``, ``test``) for validation; without
+a validation folder, a seeded ``val_split`` fraction of the training images is held out for it, so that a run is
+never validated on the images it trains on.
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ _SYNTHETIC = re.compile(r"^synthetic(?::(\d+)x(\d+)x(\d+))?$")
 _SYNTHETIC_SIZES = {"train": 1024, "val": 256}
 
 
-def build_dataset(spec: str, split: str = "train", **kwargs) -> ImageDataset:
-    """The ``split`` (``train`` or ``val``) of ``spec``; ``kwargs`` (``transform``, ``seed``) go to the dataset."""
+def build_dataset(spec: str, split: str = "train", val_split: float = 0.1, **kwargs) -> ImageDataset:
+    """The ``split`` (``train`` or ``val``) of ``spec``; ``val_split`` is the fraction held out of an image folder
+    that has no validation folder (seeded by ``seed``); ``kwargs`` (``transform``, ``seed``) go to the dataset."""
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; valid splits: {', '.join(SPLITS)}")
     if spec == "fashion-mnist":
@@ -42,7 +45,7 @@ def build_dataset(spec: str, split: str = "train", **kwargs) -> ImageDataset:
     if find_cifar(path) is not None:
         images, labels, classes = load_cifar(path, "train" if split == "train" else "test")
         return ArrayDataset(images, labels, classes, **kwargs)
-    return ImageFolder(_folder_split(path, split), **kwargs)
+    return _image_folder(path, split, val_split, **kwargs)
 
 
 def _fashion_mnist(root, split: str, **kwargs) -> ArrayDataset:
@@ -50,6 +53,9 @@ def _fashion_mnist(root, split: str, **kwargs) -> ArrayDataset:
     return ArrayDataset(images, labels, FASHION_MNIST_CLASSES, **kwargs)
 
 
-def _folder_split(root: Path, split: str) -> Path:
-    names = ("train",) if split == "train" else _VAL_FOLDERS
-    return next((root / n for n in names if (root / n).is_dir()), root)
+def _image_folder(root: Path, split: str, val_split: float, **kwargs) -> ImageFolder:
+    train = root / "train" if (root / "train").is_dir() else root
+    val = next((root / n for n in _VAL_FOLDERS if (root / n).is_dir()), None)
+    if val is not None:
+        return ImageFolder(train if split == "train" else val, **kwargs)
+    return ImageFolder(train, **kwargs).hold_out(val_split, kwargs.get("seed", 0), held=split == "val")

@@ -42,7 +42,12 @@ class ImageFolder(ImageDataset):
             raise FileNotFoundError(f"{root} holds no readable images ({len(self.skipped)} files skipped)")
 
     def summary(self) -> str:
-        return f"{len(self.samples)} images in {len(self.classes)} classes, {len(self.skipped)} files skipped"
+        text = f"{len(self.samples)} images in {len(self.classes)} classes, {len(self.skipped)} files skipped"
+        if self.held_out is not None:
+            fraction, seed, held = self.held_out
+            part = "held out for validation" if held else "for training, the rest held out for validation"
+            text += f"; {len(self)} of them ({100 * fraction:g}%{'' if held else ' less'}, seed {seed}) {part}"
+        return text
 
     def _size(self) -> int:
         return len(self.samples)

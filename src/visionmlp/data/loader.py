@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import signal
 
 import torch
 from torch.utils.data import DataLoader, DistributedSampler, Sampler
@@ -44,6 +45,15 @@ class ShardSampler(Sampler):
         return len(self.indices)
 
 
+def _leave_stops_to_the_main_process(_worker_id: int) -> None:
+    """A worker ignores SIGINT and SIGTERM: a signal sent to the whole process group (``timeout``, ``kill --
+    -PGID``, a batch scheduler, Ctrl-C) reaches the workers too, and a worker that died of it would make the
+    loader raise before the main process could finish its step, save and exit 130. The main process shuts the
+    workers down as it exits, and they stop by themselves if it dies."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
 def default_workers() -> int:
     return min(4, max(0, (os.cpu_count() or 1) - 1))
 
@@ -75,6 +85,7 @@ def build_loader(
         drop_last=train,
         num_workers=workers,
         pin_memory=pin_memory,
+        worker_init_fn=_leave_stops_to_the_main_process if workers else None,
         # The loader draws its worker base seed from this generator, not from the global torch RNG
         # (whose state a checkpoint restores for dropout / drop-path).
         generator=torch.Generator().manual_seed(seed),

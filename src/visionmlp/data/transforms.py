@@ -106,13 +106,18 @@ class ResizeCenterCrop:
 
 
 class ToTensor:
-    """PIL image -> float CHW tensor, scaled to [0, 1] and normalised with ``mean``/``std`` if given."""
+    """PIL image -> float CHW tensor, scaled to [0, 1] and normalised with ``mean``/``std`` if given. With a
+    ``mean``, the image is first converted to as many channels as it has (grey for one, RGB for three), so a
+    colour picture given to a grey model's transform comes out with the one channel the model takes."""
 
     def __init__(self, mean: Sequence[float] | None = None, std: Sequence[float] | None = None):
         self.mean = None if mean is None else torch.tensor(mean, dtype=torch.float32).view(-1, 1, 1)
         self.std = None if std is None else torch.tensor(std, dtype=torch.float32).view(-1, 1, 1)
+        self.mode = {1: "L", 3: "RGB"}.get(len(mean)) if mean is not None else None
 
     def __call__(self, img: Image.Image, rng: random.Random | None = None) -> torch.Tensor:
+        if self.mode is not None and img.mode != self.mode:
+            img = img.convert(self.mode)
         array = np.asarray(img, dtype=np.uint8)
         x = torch.from_numpy(array.copy()).float().div_(255)
         x = x.unsqueeze(0) if x.ndim == 2 else x.permute(2, 0, 1)

@@ -176,6 +176,9 @@ def _markdown(study: Study, doc: dict, table: list[dict]) -> str:
         if resumed
         else ""
     )
+    # a study's setup is written for Fashion-MNIST; a run on other data names its own
+    data = doc["data"]
+    setup = study.setup if data == "fashion-mnist" else study.setup.replace("Fashion-MNIST", f"`{data}` data")
     # studies saved before amp auto trained in float32 (TrainConfig's default then) and did not record it
     software = f"torch {doc['machine']['torch']}, {doc['machine'].get('precision', 'float32')}"
     return f"""# {study.name}
@@ -189,7 +192,7 @@ Rule: {study.rule}
 
 ## Setup
 
-{study.setup}
+{setup}
 
 Data `{doc["data"]}`; budget `{budget["name"]}`: {budget["steps"]} AdamW steps of {budget["batch_size"]} images per
 run (peak lr {budget["lr"]}, warm-up 10% then cosine), test accuracy on {budget["eval_images"] or "all"} test images;

@@ -39,6 +39,19 @@ class VisionModel(nn.Module):
         self.size_multiple: tuple[int, int] = (1, 1)
         self.model_name = type(self).__name__
 
+    def __prepare_scriptable__(self):
+        """``torch.jit.script`` asks this first: the models are plain PyTorch whose forwards branch on Python state
+        (packed weights, input sizes) that TorchScript cannot compile, so say what works instead."""
+        raise NotImplementedError(
+            f"{self.model_name} cannot be compiled by torch.jit.script; use torch.jit.trace(model, example_input) or "
+            "torch.export.export(model, (example_input,)), or `visionmlp export onnx` for ONNX"
+        )
+
+    @property
+    def default_cfg(self):
+        """timm's older name for ``pretrained_cfg``, which code written for timm still reads."""
+        return self.pretrained_cfg
+
     # ----- input -------------------------------------------------------------------------------
     def check_input(self, x: torch.Tensor) -> None:
         """Reject inputs the model cannot take with a message that names the problem and the fix."""

@@ -61,9 +61,24 @@ class PretrainedCfg:
     num_classes: int = 1000
     fixed_input_size: bool = True
     weights: tuple[WeightFile, ...] = ()
+    #: the class names, in label order, where the weights were trained on named classes (timm's name)
+    label_names: tuple[str, ...] | None = None
+
+    # Read as a mapping too, as timm code does (``model.pretrained_cfg["mean"]``, ``.get("crop_pct")``).
+    def __getitem__(self, key: str):
+        if key not in self.__dataclass_fields__:
+            raise KeyError(f"pretrained_cfg has no {key!r}; its fields: {', '.join(self.__dataclass_fields__)}")
+        return getattr(self, key)
+
+    def get(self, key: str, default=None):
+        return getattr(self, key) if key in self.__dataclass_fields__ else default
+
+    def keys(self):
+        return self.__dataclass_fields__.keys()
 
     def to_dict(self) -> dict:
         return {
+            **({"label_names": list(self.label_names)} if self.label_names is not None else {}),
             "input_size": list(self.input_size),
             "mean": list(self.mean),
             "std": list(self.std),

@@ -26,6 +26,8 @@ WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
 #: safetensors header entry marking a file written by :func:`save_pretrained`
 NATIVE_FORMAT = "visionmlp"
+#: the ``format`` tag of a ``visionmlp train`` checkpoint, before its version (``train/checkpoint.py``)
+TRAIN_FORMAT = "visionmlp-train/"
 
 # Keys under which training scripts nest the weights, in the order a user most likely wants them
 # (an EMA copy is what the official repositories evaluate when it exists).
@@ -61,28 +63,49 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
         path = path / WEIGHTS_NAME
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist or is not a file")
-    with open(path, "rb") as f:
-        head = f.read(9)
-    if not head:
-        raise ValueError(f"{path} is empty (0 bytes); the download or copy was probably interrupted")
-    if head[:4] == b"PK\x03\x04":
+    container = sniff_container(path)
+    if container == "zip":
         ckpt = _read_zip(path)
-    elif head[:1] == b"\x80":  # a pickle (protocol 2+): PyTorch's legacy, non-zip format
-        ckpt = Checkpoint(path, _torch_load(path), "torch")
-    elif len(head) == 9 and head[8:9] == b"{":  # safetensors: u64 header length, then JSON
-        ckpt = _read_safetensors(path)
+    elif container == "pickle":
+        ckpt = _torch_load(path)
     else:
-        raise ValueError(
-            f"{path} is not a checkpoint visionmlp can read (first bytes {head[:8]!r}); expected safetensors, "
-            "a PyTorch .pth/.pth.tar or a numpy .npz"
-        )
+        ckpt = _read_safetensors(path)
     config_path = path.parent / CONFIG_NAME
-    if ckpt.is_native and config_path.is_file():
+    if ckpt.is_native and ckpt.config is None and config_path.is_file():
         try:
             ckpt.config = json.loads(config_path.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as err:
             raise ValueError(f"{config_path} is not valid JSON ({err}); re-save the model") from None
     return ckpt
+
+
+#: first bytes of files people mistake for checkpoints, to name what was passed instead
+_NOT_CHECKPOINTS = {b"\x89PNG": "a PNG image", b"\xff\xd8\xff": "a JPEG image", b"GIF8": "a GIF image",
+                    b"%PDF": "a PDF document", b"\x1f\x8b": "a gzip archive", b"<": "an HTML or XML page"}  # fmt: skip
+
+
+def sniff_container(path: Path) -> str:
+    """``"safetensors"``, ``"zip"`` (PyTorch's format or an .npz) or ``"pickle"`` (PyTorch's legacy format), told
+    apart by structure: a safetensors file is a little-endian u64 header length (below 4 GiB) followed by the JSON
+    header's ``{``, so its first byte can be anything, 0x80 too, the byte a pickle starts with. Anything else
+    raises an error that says what the file looks like instead."""
+    with open(path, "rb") as f:
+        head = f.read(9)
+    if not head:
+        raise ValueError(f"{path} is empty (0 bytes); the download or copy was probably interrupted")
+    if head[:4] == b"PK\x03\x04":
+        return "zip"
+    if len(head) == 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") < 2**32:
+        return "safetensors"  # a header longer than the file is a truncated one: the reader says so
+    if head[:1] == b"\x80" and 2 <= head[1] <= 5:  # pickle protocol 2-5: PyTorch's legacy, non-zip format
+        return "pickle"
+    looks = next((what for magic, what in _NOT_CHECKPOINTS.items() if head.startswith(magic)), None)
+    if looks is None and all(32 <= b < 127 or b in b"\t\r\n" for b in head):
+        looks = "a text file"
+    raise ValueError(
+        f"{path} is not a checkpoint visionmlp can read" + (f": it looks like {looks}" if looks else "")
+        + f" (first bytes {head[:8]!r}); expected safetensors, a PyTorch .pth/.pth.tar or a numpy .npz"
+    )
 
 
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
@@ -110,7 +133,7 @@ def _read_zip(path: Path) -> Checkpoint:
     except (zipfile.BadZipFile, OSError) as err:
         raise ValueError(f"{path} is a damaged zip archive (truncated download?): {err}") from None
     if any(n.endswith("data.pkl") for n in names):
-        return Checkpoint(path, _torch_load(path), "torch")
+        return _torch_load(path)
     if names and all(n.endswith(".npy") for n in names):
         return Checkpoint(path, _read_npz(path), "npz")
     raise ValueError(f"{path} is a zip archive but neither a PyTorch checkpoint nor a numpy .npz: {names[:5]}")
@@ -127,8 +150,20 @@ def _read_npz(path: Path) -> dict[str, torch.Tensor]:
     return {key: torch.from_numpy(np.ascontiguousarray(a)) for key, a in arrays.items()}
 
 
-def _torch_load(path: Path) -> dict[str, torch.Tensor]:
-    return unwrap_state_dict(load_weights_only(path), source=str(path))
+def _torch_load(path: Path) -> Checkpoint:
+    """A PyTorch file; a ``visionmlp train`` checkpoint also brings its model's name and build arguments (its
+    classes, channels, size and options), so that loading it rebuilds the trained model, head included."""
+    obj = load_weights_only(path)
+    ckpt = Checkpoint(path, unwrap_state_dict(obj, source=str(path)), "torch")
+    meta = obj.get("meta") if isinstance(obj, dict) and str(obj.get("format", "")).startswith(TRAIN_FORMAT) else None
+    if isinstance(meta, dict) and "model" in meta:
+        ckpt.metadata = {"format": NATIVE_FORMAT, "written_by": "visionmlp train"}
+        ckpt.config = {
+            "architecture": meta["model"],
+            "kwargs": dict(meta.get("build_kwargs") or {}),
+            "pretrained_cfg": {**(meta.get("input") or {}), "label_names": meta.get("classes")},
+        }
+    return ckpt
 
 
 def load_weights_only(path: str | Path):

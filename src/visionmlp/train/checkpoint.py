@@ -18,11 +18,11 @@ import numpy as np
 import torch
 
 from ..models import build_model
-from ..models._weights import load_weights_only
+from ..models._weights import TRAIN_FORMAT, load_weights_only, sniff_container
 from ..utils import atomic_path, pause_point
 
 LAST, BEST = "last.pth", "best.pth"
-CHECKPOINT_FORMAT = "visionmlp-train/1"
+CHECKPOINT_FORMAT = TRAIN_FORMAT + "1"
 
 
 def seed_everything(seed: int) -> None:
@@ -76,6 +76,11 @@ def resolve_checkpoint(path: str | Path) -> Path:
 def load_checkpoint(path: str | Path) -> dict:
     """Read a training checkpoint (weights-only: a pickle that would run code is refused)."""
     path = resolve_checkpoint(path)
+    if sniff_container(path) == "safetensors":
+        raise ValueError(
+            f"{path} holds model weights (safetensors), not a training checkpoint; load it with "
+            "create_model(name, pretrained=path), or pass the run folder or .pth that `visionmlp train` wrote"
+        )
     ckpt = load_weights_only(path)
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(

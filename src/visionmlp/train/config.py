@@ -42,7 +42,8 @@ class TrainConfig:
     lr: float = _opt(1e-3, "peak learning rate", gt=0)
     min_lr: float = _opt(1e-5, "final learning rate of the cosine schedule", ge=0)
     warmup_lr: float = _opt(1e-6, "learning rate at step 0 of the warm-up", ge=0)
-    warmup_epochs: float = _opt(1.0, "linear warm-up length in epochs (applied per step)", ge=0)
+    warmup_epochs: float = _opt(1.0, "linear warm-up length in epochs (applied per step; at most 20%% of the run)",
+                                ge=0)  # fmt: skip
     sched: str = _opt("cosine", "learning-rate schedule after warm-up", choices=("cosine", "step"))
     decay_epochs: float = _opt(30.0, "step schedule: epochs between decays", gt=0)
     decay_rate: float = _opt(0.1, "step schedule: factor per decay", gt=0, le=1)
@@ -76,6 +77,8 @@ class TrainConfig:
     seed: int = _opt(0, "random seed", ge=0)
     limit_train: int | None = _opt(None, "use a fixed random subset of this many training images", gt=0)
     limit_val: int | None = _opt(None, "use a fixed random subset of this many validation images", gt=0)
+    val_split: float = _opt(0.1, "fraction of the training images held out (seeded) for validation when the data "
+                            "has no validation split (an image folder without val/)", gt=0, lt=1)  # fmt: skip
     skip_nonfinite: int = _opt(0, "skip up to this many batches with a NaN/Inf loss before stopping", ge=0)
     time_budget: float | None = _opt(None, "stop after this many seconds (the schedule follows the budget)", gt=0)
     checkpoint_every: int = _opt(0, "also save last.pth every N steps (0: at epoch ends only)", ge=0)

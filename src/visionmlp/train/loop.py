@@ -38,6 +38,9 @@ from .logger import RunLogger
 from .optim import build_optimizer
 from .schedule import WarmupSchedule
 
+#: the largest share of a run's steps the learning-rate warm-up may take
+MAX_WARMUP = 0.2
+
 
 class NonFiniteLossError(RuntimeError):
     """The loss or a gradient became NaN/Inf more often than ``skip_nonfinite`` allows, or a parameter did
@@ -142,8 +145,13 @@ class Trainer:
             self.net = compiled(self.net, self.ctx.device, warn=self.log)
         self.optimizer = build_optimizer(self.model, cfg.opt, cfg.lr, cfg.weight_decay, cfg.momentum)
         total = cfg.epochs * self.steps_per_epoch
+        warmup = round(cfg.warmup_epochs * self.steps_per_epoch)
+        if warmup > total * MAX_WARMUP:  # a short run (--epochs 1 with the default 1-epoch warm-up) must still learn
+            warmup = int(total * MAX_WARMUP)
+            asked = f"--warmup-epochs {cfg.warmup_epochs:g} would take {100 * cfg.warmup_epochs / cfg.epochs:.0f}%"
+            self.log(f"warm-up shortened to {warmup} steps, {MAX_WARMUP:.0%} of this {total}-step run ({asked})")
         self.schedule = WarmupSchedule(
-            self.optimizer, cfg.lr, total, round(cfg.warmup_epochs * self.steps_per_epoch), kind=cfg.sched,
+            self.optimizer, cfg.lr, total, warmup, kind=cfg.sched,
             min_lr=cfg.min_lr, warmup_lr=cfg.warmup_lr,
             decay_steps=max(1, round(cfg.decay_epochs * self.steps_per_epoch)), decay_rate=cfg.decay_rate,
         )  # fmt: skip

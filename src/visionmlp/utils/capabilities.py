@@ -1,10 +1,10 @@
 """What this machine computes fast: the one probe that every precision choice and fast path asks.
 
 The project's CPUs are not alike (an Intel Xeon with AMX, an AMD EPYC with AVX-512 and bfloat16 dot products,
-an AMD EPYC with AVX2 only), and a choice that pays on one costs on another: bfloat16 autocast is several
-times faster than float32 where the CPU has AVX512-BF16 or AMX, and about 14x slower where it only has AVX2,
-because there oneDNN has no bfloat16 kernels and PyTorch falls back to emulation. So nothing decides a fast
-path from a guess; it asks :func:`capabilities`.
+an AMD EPYC with AVX2 only), and a choice that pays on one costs on another: bfloat16 autocast speeds training up
+where the CPU has AVX512-BF16 or AMX, and slows it several times where it only has AVX2, because there oneDNN has
+no bfloat16 kernels and PyTorch falls back to emulation (docs/results/performance.md has both per CPU kind). So
+nothing decides a fast path from a guess; it asks :func:`capabilities`.
 
 The answer is overridable, so that every side of every fast path can be tested on any machine and a user can
 compare: ``VISIONMLP_CAPS=avx2`` (a named CPU kind) or ``VISIONMLP_CAPS=native_bf16=0,onednn=0`` (fields) in
@@ -126,6 +126,9 @@ _answer: dict[str, Capabilities] = {}  # per environment override; cleared by fo
 @functools.cache
 def _probed() -> Capabilities:
     return probe()
+
+
+_probed()  # now, at import: a first call inside torch.jit.trace or an export would trace the probe's ops
 
 
 def capabilities() -> Capabilities:

@@ -1,0 +1,52 @@
+"""The trained model ``validate`` and ``predict`` run, from any of the three things a user has: a run folder, a
+training checkpoint (``last.pth``/``best.pth``) or a ``save_pretrained`` folder (or its ``model.safetensors``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from torch import nn
+
+from ..factory import create_model
+from ..models._weights import CONFIG_NAME, WEIGHTS_NAME, read_checkpoint, sniff_container
+from ..train import LAST, load_checkpoint
+from ..train.checkpoint import model_from_checkpoint
+
+
+@dataclass
+class Trained:
+    model: nn.Module  # eval mode
+    path: Path  # the file the weights came from
+    input: dict  # input_size, mean, std, crop_pct, interpolation
+    classes: list[str] | None  # None where the weights carry no class names
+    config: dict = field(default_factory=dict)  # the training run's settings (data, seed, val_split), if known
+
+
+def load_trained(path: str | Path, use_ema: bool = False) -> Trained:
+    path = Path(path)
+    if path.is_dir() and not (path / LAST).is_file() and (path / WEIGHTS_NAME).is_file():
+        return _saved(path / WEIGHTS_NAME, use_ema)
+    if path.is_file() and sniff_container(path) == "safetensors":
+        return _saved(path, use_ema)
+    if path.is_dir() and not (path / LAST).is_file():
+        raise FileNotFoundError(
+            f"{path} is neither a run folder (no {LAST}) nor a save_pretrained folder (no {WEIGHTS_NAME}); pass "
+            "one of those or a checkpoint file"
+        )
+    ckpt = load_checkpoint(path)
+    meta = ckpt["meta"]
+    model = model_from_checkpoint(ckpt, use_ema=use_ema)
+    return Trained(model, Path(path), meta["input"], list(meta["classes"]), ckpt.get("config") or {})
+
+
+def _saved(weights: Path, use_ema: bool) -> Trained:
+    if use_ema:
+        raise ValueError(f"{weights} holds one set of weights (save_pretrained keeps no EMA copy); drop --ema")
+    config = read_checkpoint(weights).config
+    if not config or "architecture" not in config:
+        raise ValueError(f"{weights} has no {CONFIG_NAME} beside it naming its model; re-save it with save_pretrained")
+    model = create_model(config["architecture"], pretrained=weights).eval()
+    pcfg = model.pretrained_cfg
+    labels = list(pcfg.label_names) if pcfg.label_names is not None else None
+    return Trained(model, weights, pcfg.to_dict(), labels)
