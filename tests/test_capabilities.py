@@ -101,12 +101,12 @@ def test_amp_auto_follows_the_cpu_kind(kind):
 def test_explicit_amp_is_obeyed_with_one_warning_where_bfloat16_is_emulated():
     with forced("avx2"):
         on, off = choose_precision(True, CPU), choose_precision(False, CPU)
-        assert "10-15x slower" in emulated_warning(CPU)
+        assert "several times slower" in emulated_warning(CPU)
     assert on.bf16 and on.warning.startswith("warning: bfloat16 is emulated here")
     assert "no native bfloat16" in on.warning
     assert not off.bf16 and off.warning is None
-    with forced("avx512", native_bf16=False):  # AVX-512 without bf16: oneDNN emulates, cost not known to be 14x
-        assert "slower than float32" in emulated_warning(CPU) and "10-15x" not in emulated_warning(CPU)
+    with forced("avx512", native_bf16=False):  # AVX-512 without bf16: oneDNN emulates it, at a cost not measured
+        assert "slower than float32" in emulated_warning(CPU) and "several times" not in emulated_warning(CPU)
     with forced("amx"):
         assert choose_precision(True, CPU).warning is None
 

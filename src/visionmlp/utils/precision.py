@@ -2,8 +2,8 @@
 elsewhere, decided once per run from the capability probe and said in the run's first lines.
 
 ``amp`` settings: ``"auto"`` (the default of ``train``, ``demo``, ``experiment`` and the recipes) chooses;
-``True`` forces bfloat16 autocast, with one warning where the CPU only emulates it (an AVX2-only CPU ran a
-Mixer training step about 14x slower than in float32); ``False`` forces float32.
+``True`` forces bfloat16 autocast, with one warning where the CPU only emulates it (on an AVX2-only CPU a training
+step runs several times slower than in float32: docs/results/performance.md); ``False`` forces float32.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def emulated_warning(device: torch.device) -> str | None:
     if native:
         return None
     if device.type == "cpu" and not capabilities().onednn_bf16:
-        cost = "expect it to be about 10-15x slower than float32 (14x measured on a 2-core AVX2 EPYC)"
+        cost = "expect it to be several times slower than float32 (a training step 6-11x on the avx2 kind)"
     else:
         cost = "expect it to be slower than float32"
     return f"warning: bfloat16 is emulated here: {fact}; {cost}"
