@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from visionmlp.cli import main
+from visionmlp.cli.train import find_recipe, load_recipe
 from visionmlp.data import build_dataset
 from visionmlp.models import build_model
 from visionmlp.train import TrainConfig, Trainer
@@ -70,3 +71,13 @@ def test_benchmark_warns_when_other_work_keeps_the_cores_busy(monkeypatch, capsy
             "--no-memory"]  # fmt: skip
     assert main(argv) == 0
     assert ("other work competes with the benchmark's 2 threads" in capsys.readouterr().err) is warned
+
+
+def test_recipes_ship_with_the_package_and_load_from_any_folder(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # no configs/ here: the installed package's own recipes are found
+    for name in ("configs/fashion_mnist/mixer.yaml", "fashion_mnist/mixer.yaml", "fashion_mnist/mixer"):
+        recipe = find_recipe(name)
+        assert recipe.is_file() and recipe.parent.parent.name == "configs" and "visionmlp" in recipe.parts
+        assert load_recipe(name)["model"] == "mixer_s4_28"
+    assert main(["train", "-c", "fashion_mnist/mlp_mixer"]) == 2
+    assert "fashion_mnist/mixer, fashion_mnist/resmlp" in capsys.readouterr().err

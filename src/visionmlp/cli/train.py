@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import time
+from importlib import resources
 from pathlib import Path
 
 import yaml
@@ -103,9 +104,7 @@ def resolve_config(args: argparse.Namespace) -> TrainConfig:
 
 
 def load_recipe(path: str | Path) -> dict:
-    path = Path(path)
-    if not path.is_file():
-        raise UsageError(f"recipe {path} not found")
+    path = find_recipe(path)
     try:
         recipe = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as err:
@@ -118,6 +117,21 @@ def load_recipe(path: str | Path) -> dict:
     if not isinstance(recipe, dict):
         raise UsageError(f"recipe {path} must be a mapping of settings, got a {type(recipe).__name__}")
     return {str(k).replace("-", "_"): v for k, v in recipe.items()}
+
+
+def find_recipe(name: str | Path) -> Path:
+    """A recipe file: the path as given, else one shipped with the package (``configs/fashion_mnist/mixer.yaml``,
+    ``fashion_mnist/mixer.yaml`` or ``fashion_mnist/mixer`` work from any folder once visionmlp is installed)."""
+    path = Path(name)
+    if path.is_file():
+        return path
+    shipped = Path(str(resources.files("visionmlp") / "configs"))
+    relative = path.relative_to("configs") if path.parts[:1] == ("configs",) else path
+    for candidate in (shipped / relative, shipped / relative.with_suffix(".yaml")):
+        if candidate.is_file():
+            return candidate
+    known = sorted(str(p.relative_to(shipped).with_suffix("")) for p in shipped.rglob("*.yaml"))
+    raise UsageError(f"recipe {name} not found, neither as a file nor among the shipped recipes: {', '.join(known)}")
 
 
 def yaml_problem(err: yaml.YAMLError) -> str:
