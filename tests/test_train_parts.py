@@ -2,6 +2,7 @@
 
 import copy
 import math
+import time
 
 import pytest
 import torch
@@ -191,3 +192,45 @@ def test_config_rejects_unknown_and_bad_values():
         TrainConfig.from_dict({"lr": 1e-3, "learning_rate": 1})
     with pytest.raises(ValueError, match="opt must be one of"):
         TrainConfig.from_dict({"opt": "lamb"})
+
+
+def test_a_stop_during_validation_ends_it_saves_and_resumes_to_the_same_end(tmp_path):
+    """SIGINT no longer waits for a whole validation: the run saves with the epoch trained but not yet validated,
+    and a resumed run validates it and goes on."""
+    torch.manual_seed(0)
+    trainer = _trainer(create_model("mixer_s4_28", **TINY), output=tmp_path, epochs=2)
+    real = trainer.evaluate
+
+    def interrupted(model):
+        trainer.stop.request()  # as the SIGINT handler does, while the validation runs
+        return real(model)
+
+    trainer.evaluate = interrupted
+    result = trainer.fit()
+    assert result.stopped == "signal" and result.last_eval is None and trainer.state.rows == []
+    saved = load_checkpoint(tmp_path)["train_state"]
+    assert (saved["epoch"], saved["step_in_epoch"], saved["global_step"]) == (0, 4, 4)  # trained, not validated
+    resumed = _trainer(create_model("mixer_s4_28", **TINY), output=tmp_path, epochs=2)
+    resumed.load_state_dict(load_checkpoint(tmp_path))
+    done = resumed.fit()
+    assert done.stopped is None and [row["epoch"] for row in done.state.rows] == [1, 2]
+    assert done.state.global_step == 8  # no step was repeated or lost
+
+
+def test_the_time_budget_counts_validation_and_keeps_time_for_the_last_one(monkeypatch):
+    """Validation here takes 0.4 s (slowed on purpose) against a 2 s budget: it is counted, and training stops
+    early enough that the final validation fits, instead of starting it at the budget's end."""
+    torch.manual_seed(0)
+    trainer = _trainer(create_model("mixer_s4_28", **TINY), epochs=1000, time_budget=2.0)
+    real = trainer.evaluate
+
+    def slow(model):
+        time.sleep(0.4)
+        return real(model)
+
+    trainer.evaluate = slow
+    result = trainer.fit()
+    assert result.stopped == "time budget"
+    validations = len(result.state.rows)
+    assert result.state.elapsed >= 0.4 * validations  # every validation counted
+    assert result.state.elapsed < 2.0 + 0.4  # never a whole validation past the budget

@@ -7,7 +7,7 @@ without it. A 3-minute demo of the Mixer (the previous default) stayed well belo
 
 It is ``visionmlp train`` with a time budget, in the precision the hardware computes fastest (``amp: auto``:
 bfloat16 where the CPU has AVX512-BF16 or AMX, float32 elsewhere): the learning-rate schedule runs over the budget,
-the run stops when it is spent and the model is then scored on the 10,000 test images.
+which covers the per-epoch scoring on the 10,000 test images too, and the run stops in time for the last one.
 """
 
 from __future__ import annotations

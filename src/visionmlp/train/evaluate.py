@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -45,7 +46,10 @@ def evaluate(
     *,
     amp: bool = False,
     channels_last: bool = False,
-) -> EvalResult:
+    should_stop: Callable[[], bool] | None = None,
+) -> EvalResult | None:
+    """Loss, top-1/5 and the confusion matrix of ``model`` over ``loader`` (summed over ranks); None when
+    ``should_stop`` turns true before the last batch (a stop request: the caller saves and exits)."""
     ctx = ctx or DistContext()
     was_training = model.training
     model.eval()
@@ -53,6 +57,9 @@ def evaluate(
     confusion = torch.zeros(num_classes, num_classes, dtype=torch.int64)
     k = min(5, num_classes)
     for x, y in loader:
+        if should_stop is not None and should_stop():
+            model.train(was_training)
+            return None
         x = x.to(ctx.device, memory_format=torch.channels_last if channels_last else torch.preserve_format)
         y = y.to(ctx.device)
         with autocast(ctx.device, amp):

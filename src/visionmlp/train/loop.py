@@ -163,6 +163,7 @@ class Trainer:
         )
         self.state = TrainState()
         self.stop = StopRequest()
+        self.validation_seconds: float | None = None  # the last validation's duration, for the time budget
         self.saver = CheckpointSaver(self.output) if self.output is not None else None
         self._rng_to_restore: dict | None = None
 
@@ -215,7 +216,11 @@ class Trainer:
                     stopped = self._train_epoch(bar, logger)
                     if stopped == "signal":
                         break
-                    last_eval, row = self._validate(complete=stopped is None)
+                    validated = self._validate(complete=stopped is None)
+                    if validated is None:  # a stop request arrived during the validation
+                        stopped = "signal"
+                        break
+                    last_eval, row = validated
                     logger.epoch(st.rows)
                     improved = row["val_top1"] > st.best_top1
                     if improved:
@@ -250,7 +255,8 @@ class Trainer:
                 logger.step(st.global_step, {"loss": loss, "lr": lr})
             running = st.epoch_loss_sum / max(1, st.epoch_loss_count)
             bar.update(task, advance=1, loss=running, rate=images / max(1e-9, time.perf_counter() - start))
-            over_budget = cfg.time_budget is not None and st.elapsed >= cfg.time_budget
+            reserve = self._validation_reserve(images, time.perf_counter() - start)
+            over_budget = cfg.time_budget is not None and st.elapsed + reserve >= cfg.time_budget
             if self.ctx.any(self.stop.requested or over_budget):
                 stopped = "signal" if self.ctx.any(self.stop.requested) else "time budget"
                 break
@@ -348,20 +354,26 @@ class Trainer:
             "--clip-grad, then resume or restart"
         )
 
-    def _validate(self, complete: bool) -> tuple[EvalResult, dict]:
+    def _validate(self, complete: bool) -> tuple[EvalResult, dict] | None:
         """Evaluate and record a summary row; a complete epoch also moves the counters to the next one
-        (an epoch cut short by the time budget keeps its position, so the run can be resumed)."""
+        (an epoch cut short by the time budget keeps its position, so the run can be resumed). The time it takes
+        counts in the time budget; None, with nothing recorded, when a stop request cuts it short."""
         cfg, st = self.cfg, self.state
         sums = self.ctx.all_reduce_sum(torch.tensor([st.epoch_loss_sum, float(st.epoch_loss_count)]))
         train_loss = float(sums[0] / sums[1]) if sums[1] else float("nan")
+        start = time.perf_counter()
         result = self.evaluate(self.model)
+        ema_result = self.evaluate(self.ema.module) if self.ema is not None and result is not None else None
+        st.elapsed += time.perf_counter() - start
+        if result is None or (self.ema is not None and ema_result is None):
+            return None
+        self.validation_seconds = time.perf_counter() - start
         epoch = st.epoch + 1 if complete else round(st.epoch + st.step_in_epoch / self.steps_per_epoch, 3)
         row = {"epoch": epoch, "step": st.global_step, "lr": self.optimizer.param_groups[0]["lr"],
                "train_loss": train_loss, "val_loss": result.loss, "val_top1": result.top1,
                "val_top5": result.top5}  # fmt: skip
         message = f"top-1 {100 * result.top1:.2f}%"
-        if self.ema is not None:
-            ema_result = self.evaluate(self.ema.module)
+        if ema_result is not None:
             row.update(ema_top1=ema_result.top1, ema_top5=ema_result.top5, ema_loss=ema_result.loss)
             message += f" (EMA {100 * ema_result.top1:.2f}%)"
         row.update(elapsed_s=round(st.elapsed, 2), skipped_batches=st.skipped_batches)
@@ -372,9 +384,23 @@ class Trainer:
             st.step_in_epoch, st.epoch_loss_sum, st.epoch_loss_count = 0, 0.0, 0
         return result, row
 
-    def evaluate(self, model: nn.Module) -> EvalResult:
+    def evaluate(self, model: nn.Module) -> EvalResult | None:
+        """The validation score, or None when a stop request arrives first (single process only: under DDP
+        every rank must finish the evaluation's collectives, so a stop waits for its end)."""
+        stop = None if self.ctx.distributed else (lambda: self.stop.requested)
         return evaluate(model, self.val_loader, self.num_classes, self.ctx, amp=self.precision.bf16,
-                        channels_last=self.cfg.channels_last)  # fmt: skip
+                        channels_last=self.cfg.channels_last, should_stop=stop)  # fmt: skip
+
+    def _validation_reserve(self, trained_images: int, train_seconds: float) -> float:
+        """Seconds to keep in the time budget for the validation that ends the run: the last one's duration, or
+        before any, an estimate from this session's training rate (a forward pass costs about a third of a
+        training step per image; the EMA copy is evaluated too)."""
+        if self.validation_seconds is not None:
+            return self.validation_seconds
+        if not trained_images:
+            return 0.0
+        passes = 2 if self.ema is not None else 1
+        return passes * len(self.val_loader.sampler) * train_seconds / trained_images / 3
 
     def _progress(self) -> Progress:
         columns = (
