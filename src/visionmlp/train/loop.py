@@ -164,6 +164,8 @@ class Trainer:
         self.state = TrainState()
         self.stop = StopRequest()
         self.validation_seconds: float | None = None  # the last validation's duration, for the time budget
+        self._reserve = 0.0  # seconds of the time budget kept for the final validation
+        self._budget_position = 0.0  # the schedule's furthest position under a time budget
         self.saver = CheckpointSaver(self.output) if self.output is not None else None
         self._rng_to_restore: dict | None = None
 
@@ -255,8 +257,8 @@ class Trainer:
                 logger.step(st.global_step, {"loss": loss, "lr": lr})
             running = st.epoch_loss_sum / max(1, st.epoch_loss_count)
             bar.update(task, advance=1, loss=running, rate=images / max(1e-9, time.perf_counter() - start))
-            reserve = self._validation_reserve(images, time.perf_counter() - start)
-            over_budget = cfg.time_budget is not None and st.elapsed + reserve >= cfg.time_budget
+            self._reserve = self._validation_reserve(images, time.perf_counter() - start)
+            over_budget = cfg.time_budget is not None and st.elapsed + self._reserve >= cfg.time_budget
             if self.ctx.any(self.stop.requested or over_budget):
                 stopped = "signal" if self.ctx.any(self.stop.requested) else "time budget"
                 break
@@ -266,10 +268,14 @@ class Trainer:
         return stopped
 
     def _schedule_position(self, elapsed: float) -> float:
-        """The step the schedule is at: the step count, or the budget fraction spent if that is further."""
+        """The step the schedule is at: the step count, or, under a time budget, the fraction spent of the time
+        left for training (the budget less the reserve for the final validation) if that is further, so that
+        the learning rate has decayed when training stops; it never moves back when the reserve changes."""
         step = float(self.state.global_step)
         if self.cfg.time_budget is not None:
-            step = max(step, elapsed / self.cfg.time_budget * self.schedule.total_steps)
+            training_time = max(1e-9, self.cfg.time_budget - self._reserve)
+            self._budget_position = max(self._budget_position, elapsed / training_time * self.schedule.total_steps)
+            step = max(step, self._budget_position)
         return step
 
     def _step(self, micro_batches: list) -> float | None:
