@@ -15,6 +15,7 @@ from importlib import resources
 from pathlib import Path
 
 import yaml
+from torch import nn
 
 from ..data import ImageDataset, build_dataset, build_eval_transform, build_train_transform
 from ..factory import create_model
@@ -34,6 +35,7 @@ from ..train.loop import FitResult
 from ..utils.atomic import atomic_write_text
 from ..utils.precision import choose_precision, parse_amp
 from . import UsageError
+from ._trained import load_trained
 
 
 def _mapping(text: str) -> dict:
@@ -232,7 +234,8 @@ def _fit(cfg: TrainConfig, ctx: DistContext, log) -> FitResult:
         "input": {k: v for k, v in pcfg.to_dict().items() if k != "weights"},
         "precision": precision.name,
     }
-    trainer = Trainer(cfg, model, train_set, val_set, ctx, output, meta, log, precision)
+    teacher = load_teacher(cfg, log) if cfg.teacher else None
+    trainer = Trainer(cfg, model, train_set, val_set, ctx, output, meta, log, precision, teacher)
     if checkpoint is not None:
         trainer.load_state_dict(checkpoint)
         log(f"resumed from {resolve_checkpoint(cfg.resume)} at epoch {trainer.state.epoch + 1}, "
@@ -244,6 +247,24 @@ def _fit(cfg: TrainConfig, ctx: DistContext, log) -> FitResult:
         f"{len(val_set)} val images, {trainer.steps_per_epoch} steps per epoch, {ctx.world_size} process(es) "
         f"on {ctx.device}; run folder {output}")  # fmt: skip
     return trainer.fit()
+
+
+def load_teacher(cfg: TrainConfig, log) -> nn.Module:
+    """The teacher ``--teacher`` names: a run folder, training checkpoint or save_pretrained folder (which say
+    their architecture), or an official file loaded into ``--teacher-model``."""
+    if cfg.teacher_model:
+        teacher = create_model(cfg.teacher_model, pretrained=cfg.teacher)
+    else:
+        try:
+            teacher = load_trained(cfg.teacher).model
+        except ValueError as err:
+            raise UsageError(f"--teacher {cfg.teacher}: {err}; for an official file, also pass --teacher-model "
+                             "NAME") from None  # fmt: skip
+    params = sum(p.numel() for p in teacher.parameters())
+    log(f"distilling from {cfg.teacher} ({getattr(teacher, 'model_name', type(teacher).__name__)}, {params:,} "
+        f"params): {cfg.distill}, alpha {cfg.distill_alpha:g}" + (f", tau {cfg.distill_tau:g}" if cfg.distill ==
+        "soft" else ""))  # fmt: skip
+    return teacher
 
 
 def _quiet(_message: str) -> None:

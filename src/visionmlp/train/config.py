@@ -64,6 +64,14 @@ class TrainConfig:
     drop_path_rate: float | None = _opt(None, "stochastic depth rate (model kwarg drop_path_rate)", ge=0, lt=1)
     ema: bool = _opt(False, "keep an exponential moving average of the weights")
     ema_decay: float = _opt(0.9998, "EMA decay per optimizer step", gt=0, lt=1)
+    # knowledge distillation (train/distill.py)
+    teacher: str | None = _opt(None, "distil from this teacher: a run folder, training checkpoint, save_pretrained "
+                               "folder, or an official file with --teacher-model")  # fmt: skip
+    teacher_model: str | None = _opt(None, "the teacher's registered model name (needed for an official file)")
+    distill: str = _opt("soft", "distillation target: soft (KL at --distill-tau) or hard (the teacher's argmax)",
+                        choices=("soft", "hard"))  # fmt: skip
+    distill_alpha: float = _opt(0.5, "weight of the distillation loss; the label loss gets 1 - alpha", ge=0, le=1)
+    distill_tau: float = _opt(1.0, "temperature of soft distillation", gt=0)
     # machinery
     device: str = _opt("auto", "auto, cpu, cuda or cuda:N")
     amp: bool | str = _opt(

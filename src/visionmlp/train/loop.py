@@ -31,6 +31,7 @@ from ..utils.capabilities import compiled
 from ..utils.precision import Precision, choose_precision
 from .checkpoint import CHECKPOINT_FORMAT, LAST, CheckpointSaver, capture_rng, restore_rng
 from .config import TrainConfig
+from .distill import Teacher, distillation_loss
 from .distributed import DistContext
 from .ema import ModelEma
 from .evaluate import EvalResult, autocast, evaluate
@@ -111,6 +112,7 @@ class Trainer:
         meta: dict | None = None,
         log: Callable[[str], None] = print,
         precision: Precision | None = None,
+        teacher: nn.Module | None = None,
     ):
         cfg.check()
         self.cfg, self.ctx, self.meta = cfg, ctx or DistContext(), dict(meta or {})
@@ -137,6 +139,10 @@ class Trainer:
         self.memory_format = torch.channels_last if cfg.channels_last else torch.preserve_format
         self.model = model.to(self.ctx.device, memory_format=self.memory_format)
         self.ema = ModelEma(self.model, cfg.ema_decay) if cfg.ema else None
+        self.teacher = Teacher(teacher, self.ctx.device) if teacher is not None else None
+        if teacher is not None and getattr(teacher, "num_classes", self.num_classes) != self.num_classes:
+            raise ValueError(f"the teacher predicts {teacher.num_classes} classes, the data has {self.num_classes}; "
+                             "distil from a teacher trained on the same classes")  # fmt: skip
         self.net: nn.Module = self.model
         if self.ctx.distributed:
             ids = [self.ctx.device.index] if self.ctx.device.type == "cuda" else None
@@ -294,10 +300,14 @@ class Trainer:
             with no_sync:
                 with autocast(self.ctx.device, self.precision.bf16):
                     logits = self.net(x)
+                    taught = self.teacher(x) if self.teacher is not None else None  # the same mixed batch
                 if targets is not None:
                     loss = soft_target_cross_entropy(logits, targets)
                 else:
                     loss = F.cross_entropy(logits.float(), y, label_smoothing=cfg.label_smoothing)
+                if taught is not None:
+                    distilled = distillation_loss(logits, taught, cfg.distill, cfg.distill_tau)
+                    loss = (1 - cfg.distill_alpha) * loss + cfg.distill_alpha * distilled
                 value = loss.item()
                 if culprit is None and not math.isfinite(value):
                     culprit = "the loss"
