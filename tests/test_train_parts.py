@@ -20,6 +20,7 @@ from visionmlp.train import (
     param_groups,
 )
 from visionmlp.train.optim import build_optimizer
+from visionmlp.train.phases import PHASES
 
 TINY = {"embed_dim": 16, "num_blocks": 1, "tokens_mlp_dim": 8, "channels_mlp_dim": 16}
 
@@ -234,3 +235,17 @@ def test_the_time_budget_counts_validation_and_keeps_time_for_the_last_one(monke
     validations = len(result.state.rows)
     assert result.state.elapsed >= 0.4 * validations  # every validation counted
     assert result.state.elapsed < 2.0 + 0.4  # never a whole validation past the budget
+
+
+def test_every_epoch_says_where_its_time_went():
+    said = []
+    torch.manual_seed(0)
+    trainer = _trainer(create_model("mixer_s4_28", **TINY), epochs=2, ema=True)
+    trainer.log = said.append
+    result = trainer.fit()
+    for row in result.state.rows:
+        spent = [row[f"{phase}_s"] for phase in PHASES]
+        assert all(s >= 0 for s in spent) and row["forward_s"] > 0 and row["validation_s"] > 0 and row["ema_s"] > 0
+        assert sum(spent) <= row["elapsed_s"] + 0.05  # the phases are parts of the run's time, not more
+    lines = [line for line in said if line.startswith("  time: ")]
+    assert len(lines) == 2 and all(phase in lines[0] for phase in PHASES)

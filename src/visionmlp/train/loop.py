@@ -37,6 +37,7 @@ from .ema import ModelEma
 from .evaluate import EvalResult, autocast, evaluate
 from .logger import RunLogger
 from .optim import build_optimizer
+from .phases import PhaseClock
 from .schedule import WarmupSchedule
 
 #: the largest share of a run's steps the learning-rate warm-up may take
@@ -170,6 +171,7 @@ class Trainer:
         self.state = TrainState()
         self.stop = StopRequest()
         self.validation_seconds: float | None = None  # the last validation's duration, for the time budget
+        self.clock = PhaseClock()  # where this epoch's time goes (train/phases.py)
         self._reserve = 0.0  # seconds of the time budget kept for the final validation
         self._budget_position = 0.0  # the schedule's furthest position under a time budget
         self.saver = CheckpointSaver(self.output) if self.output is not None else None
@@ -253,7 +255,9 @@ class Trainer:
         stopped = None
         while st.step_in_epoch < self.steps_per_epoch:
             lr = self.schedule.set_step(self._schedule_position(elapsed_before + time.perf_counter() - session_start))
-            loss = self._step([next(batches) for _ in range(cfg.accum_steps)])
+            with self.clock("data"):
+                micro_batches = [next(batches) for _ in range(cfg.accum_steps)]
+            loss = self._step(micro_batches)
             pause_point("step")
             images += cfg.batch_size
             st.elapsed = elapsed_before + time.perf_counter() - session_start
@@ -298,33 +302,37 @@ class Trainer:
             last = i == len(micro_batches) - 1
             no_sync = self.net.no_sync() if self.ctx.distributed and not last else contextlib.nullcontext()
             with no_sync:
-                with autocast(self.ctx.device, self.precision.bf16):
-                    logits = self.net(x)
-                    taught = self.teacher(x) if self.teacher is not None else None  # the same mixed batch
-                if targets is not None:
-                    loss = soft_target_cross_entropy(logits, targets)
-                else:
-                    loss = F.cross_entropy(logits.float(), y, label_smoothing=cfg.label_smoothing)
-                if taught is not None:
-                    distilled = distillation_loss(logits, taught, cfg.distill, cfg.distill_tau)
-                    loss = (1 - cfg.distill_alpha) * loss + cfg.distill_alpha * distilled
-                value = loss.item()
+                with self.clock("forward"):
+                    with autocast(self.ctx.device, self.precision.bf16):
+                        logits = self.net(x)
+                        taught = self.teacher(x) if self.teacher is not None else None  # the same mixed batch
+                    if targets is not None:
+                        loss = soft_target_cross_entropy(logits, targets)
+                    else:
+                        loss = F.cross_entropy(logits.float(), y, label_smoothing=cfg.label_smoothing)
+                    if taught is not None:
+                        distilled = distillation_loss(logits, taught, cfg.distill, cfg.distill_tau)
+                        loss = (1 - cfg.distill_alpha) * loss + cfg.distill_alpha * distilled
+                    value = loss.item()
                 if culprit is None and not math.isfinite(value):
                     culprit = "the loss"
                 if self.ctx.any(culprit is not None):
                     culprit = culprit or "the loss on another process"
                     continue  # every rank skips the rest: no gradient all-reduce is left half-done
-                (loss / len(micro_batches)).backward()
+                with self.clock("backward"):
+                    (loss / len(micro_batches)).backward()
             losses.append(value)
         st.global_step += 1
         st.step_in_epoch += 1
-        if culprit is None:
-            culprit = self._check_gradients()
-        if culprit is not None:
-            return self._skip_batch(culprit)
-        self.optimizer.step()
+        with self.clock("optimizer"):
+            if culprit is None:
+                culprit = self._check_gradients()
+            if culprit is not None:
+                return self._skip_batch(culprit)
+            self.optimizer.step()
         if self.ema is not None:
-            self.ema.update(self.model)
+            with self.clock("ema"):
+                self.ema.update(self.model)
         return sum(losses) / len(losses)
 
     def _check_gradients(self) -> str | None:
@@ -378,8 +386,9 @@ class Trainer:
         sums = self.ctx.all_reduce_sum(torch.tensor([st.epoch_loss_sum, float(st.epoch_loss_count)]))
         train_loss = float(sums[0] / sums[1]) if sums[1] else float("nan")
         start = time.perf_counter()
-        result = self.evaluate(self.model)
-        ema_result = self.evaluate(self.ema.module) if self.ema is not None and result is not None else None
+        with self.clock("validation"):
+            result = self.evaluate(self.model)
+            ema_result = self.evaluate(self.ema.module) if self.ema is not None and result is not None else None
         st.elapsed += time.perf_counter() - start
         if result is None or (self.ema is not None and ema_result is None):
             return None
@@ -392,8 +401,10 @@ class Trainer:
         if ema_result is not None:
             row.update(ema_top1=ema_result.top1, ema_top5=ema_result.top5, ema_loss=ema_result.loss)
             message += f" (EMA {100 * ema_result.top1:.2f}%)"
-        row.update(elapsed_s=round(st.elapsed, 2), skipped_batches=st.skipped_batches)
+        row.update(elapsed_s=round(st.elapsed, 2), skipped_batches=st.skipped_batches, **self.clock.columns())
         self.log(f"epoch {epoch}/{cfg.epochs}: train loss {train_loss:.4f}, val loss {result.loss:.4f}, {message}")
+        self.log(f"  time: {self.clock.summary()}")
+        self.clock.reset()
         st.rows.append(row)
         if complete:
             st.epoch += 1
