@@ -23,7 +23,7 @@ def machine(monkeypatch):
 
     def describe(level: str, flags: str, vendor: str = "AuthenticAMD", key: str = "flags"):
         monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: level)
-        monkeypatch.setattr(caps_module, "cpu_fields", lambda: {"vendor_id": vendor, key: flags})
+        monkeypatch.setattr(cpu, "cpu_fields", lambda: {"vendor_id": vendor, key: flags})
         monkeypatch.setattr(caps_module, "cpu_vendor", lambda: vendor)
         monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: level != "AVX2", raising=False)
         return probe()
@@ -59,8 +59,8 @@ def test_probe_on_arm_and_the_conv_route_by_vendor(machine, monkeypatch):
 
 
 def test_the_probe_reads_the_real_cpuinfo_fields():
-    """The module reads the same /proc/cpuinfo as the reports (no second parser)."""
-    assert caps_module.cpu_fields is cpu.cpu_fields
+    """The module reads the same /proc/cpuinfo flags as the reports (no second parser)."""
+    assert caps_module.cpu_flags is cpu.cpu_flags
 
 
 def test_overrides_name_a_kind_or_fields_and_reject_anything_else():

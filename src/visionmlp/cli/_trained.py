@@ -25,11 +25,11 @@ class Trained:
 
 def load_trained(path: str | Path, use_ema: bool = False) -> Trained:
     path = Path(path)
-    if path.is_dir() and not (path / LAST).is_file() and (path / WEIGHTS_NAME).is_file():
-        return _saved(path / WEIGHTS_NAME, use_ema)
     if path.is_file() and sniff_container(path) == "safetensors":
         return _saved(path, use_ema)
     if path.is_dir() and not (path / LAST).is_file():
+        if (path / WEIGHTS_NAME).is_file():
+            return _saved(path / WEIGHTS_NAME, use_ema)
         raise FileNotFoundError(
             f"{path} is neither a run folder (no {LAST}) nor a save_pretrained folder (no {WEIGHTS_NAME}); pass "
             "one of those or a checkpoint file"

@@ -13,6 +13,7 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from ..utils.precision import AMP_CHOICES
+from .distill import KINDS as DISTILL_KINDS
 
 
 def _opt(default, help: str, **extra):
@@ -69,7 +70,7 @@ class TrainConfig:
                                "folder, or an official file with --teacher-model")  # fmt: skip
     teacher_model: str | None = _opt(None, "the teacher's registered model name (needed for an official file)")
     distill: str = _opt("soft", "distillation target: soft (KL at --distill-tau) or hard (the teacher's argmax)",
-                        choices=("soft", "hard"))  # fmt: skip
+                        choices=DISTILL_KINDS)  # fmt: skip
     distill_alpha: float = _opt(0.5, "weight of the distillation loss; the label loss gets 1 - alpha", ge=0, le=1)
     distill_tau: float = _opt(1.0, "temperature of soft distillation", gt=0)
     # machinery

@@ -140,10 +140,10 @@ class Trainer:
         self.memory_format = torch.channels_last if cfg.channels_last else torch.preserve_format
         self.model = model.to(self.ctx.device, memory_format=self.memory_format)
         self.ema = ModelEma(self.model, cfg.ema_decay) if cfg.ema else None
-        self.teacher = Teacher(teacher, self.ctx.device) if teacher is not None else None
         if teacher is not None and getattr(teacher, "num_classes", self.num_classes) != self.num_classes:
             raise ValueError(f"the teacher predicts {teacher.num_classes} classes, the data has {self.num_classes}; "
                              "distil from a teacher trained on the same classes")  # fmt: skip
+        self.teacher = Teacher(teacher, self.ctx.device) if teacher is not None else None
         self.net: nn.Module = self.model
         if self.ctx.distributed:
             ids = [self.ctx.device.index] if self.ctx.device.type == "cuda" else None
@@ -389,10 +389,11 @@ class Trainer:
         with self.clock("validation"):
             result = self.evaluate(self.model)
             ema_result = self.evaluate(self.ema.module) if self.ema is not None and result is not None else None
-        st.elapsed += time.perf_counter() - start
+        seconds = time.perf_counter() - start
+        st.elapsed += seconds
         if result is None or (self.ema is not None and ema_result is None):
             return None
-        self.validation_seconds = time.perf_counter() - start
+        self.validation_seconds = seconds
         epoch = st.epoch + 1 if complete else round(st.epoch + st.step_in_epoch / self.steps_per_epoch, 3)
         row = {"epoch": epoch, "step": st.global_step, "lr": self.optimizer.param_groups[0]["lr"],
                "train_loss": train_loss, "val_loss": result.loss, "val_top1": result.top1,

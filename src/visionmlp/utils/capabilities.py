@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .cpu import cpu_fields, cpu_vendor
+from .cpu import cpu_flags, cpu_vendor
 
 ENV = "VISIONMLP_CAPS"
 
@@ -70,11 +70,6 @@ BF16_FLAGS = ("avx512_bf16", "amx_bf16", "bf16")  # x86 ``flags``, Arm ``Feature
 BF16_LEVELS = ("avx512", "neon", "sve256")  # PyTorch dispatch levels whose CPUs can have bfloat16 kernels
 
 
-def _cpu_flags() -> set[str]:
-    fields = cpu_fields()
-    return set((fields.get("flags") or fields.get("Features") or "").split())
-
-
 def _compiler_found() -> bool:
     names = [os.environ.get("CXX", ""), "g++", "clang++", "c++"]
     return any(name and shutil.which(name) for name in names)
@@ -84,7 +79,7 @@ def probe() -> Capabilities:
     """Read the machine: PyTorch's dispatch level (which honours ``ATEN_CPU_CAPABILITY``), the CPU's flags,
     oneDNN's and MKL's presence, and a C++ compiler on the PATH."""
     level = torch.backends.cpu.get_cpu_capability().lower()  # "avx512", "avx2", "default", "neon", ...
-    flags = _cpu_flags()
+    flags = cpu_flags()
     kind = "amx" if level == "avx512" and "amx_bf16" in flags else level
     onednn = torch.backends.mkldnn.is_available()
     # bfloat16 needs a dispatch level with bfloat16 kernels: a CPU capped to AVX2 (or below) has none, whatever

@@ -39,9 +39,15 @@ def cpu_name() -> str:
     return cpu_fields().get("model name") or platform.processor() or platform.machine()
 
 
+def cpu_flags() -> set[str]:
+    """The CPU's instruction-set flags: x86's ``flags`` line, Arm's ``Features``; empty where unknown."""
+    fields = cpu_fields()
+    return set((fields.get("flags") or fields.get("Features") or "").split())
+
+
 def cpu_summary() -> str:
     """Model name and the vector extensions that decide matmul speed, e.g. ``Intel(R) Xeon(R) Processor (avx2, avx512f,
     avx512_bf16, amx_bf16)``."""
-    flags = set(cpu_fields().get("flags", "").split())
+    flags = cpu_flags()
     wide = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in flags]
     return f"{cpu_name()} ({', '.join(wide)})" if wide else cpu_name()
