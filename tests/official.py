@@ -38,42 +38,36 @@ def max_abs_diff(a: torch.Tensor, b: torch.Tensor) -> float:
     return (a - b).abs().max().item()
 
 
-def fixture_model(stem, meta):
-    """The registered variant and arguments that rebuild each fixture's official constructor call."""
-    kw = constructor_kwargs(meta)
-    size = int(meta["img_size"])
-    common = dict(img_size=size, in_chans=int(meta["in_chans"]), num_classes=int(meta["num_classes"]))
-    if stem == "flax_mixer":
-        mlp = dict(tokens_mlp_dim=kw["tokens_mlp_dim"], channels_mlp_dim=kw["channels_mlp_dim"])
-        return "mixer_s16_224", dict(
-            common, **mlp, patch_size=8, num_blocks=kw["num_blocks"], embed_dim=kw["hidden_dim"]
-        )
-    if stem == "timm_mixer":
-        t, c = kw["mlp_ratio"]
-        dim = kw["embed_dim"]
-        mlp = dict(tokens_mlp_dim=int(t * dim), channels_mlp_dim=int(c * dim))
-        return "mixer_s16_224", dict(common, **mlp, patch_size=8, num_blocks=2, embed_dim=dim)
-    if stem == "timm_resmlp":
-        return "resmlp_12_224", dict(common, patch_size=8, embed_dim=kw["embed_dim"], depth=2, mlp_ratio=4)
-    if stem == "timm_gmlp":
-        return "gmlp_s16_224", dict(common, patch_size=8, embed_dim=kw["embed_dim"], num_blocks=2, mlp_ratio=6)
-    if stem == "deit_resmlp":
-        return "resmlp_12_224", dict(common, patch_size=8, embed_dim=kw["embed_dim"], depth=2, init_scale=0.1)
-    if stem == "ffonly":
-        arch = {k: kw[k] for k in ("patch_size", "embed_dim", "depth", "mlp_ratio")}
-        return "ffonly_base", {**common, **arch}
-    if stem == "convmlp":
-        return "convmlp_s", dict(kw, img_size=size)
-    if stem in ("vip", "dynamixer"):
-        kw.pop("mlp_fn")
-        return {"vip": "vip_s7", "dynamixer": "dynamixer_s"}[stem], kw
-    assert stem == "eamlp", f"no model mapping for fixture family {stem}"
-    arch = {k: kw[k] for k in ("embed_dim", "depth", "num_heads", "mlp_ratio", "token_dim")}
-    return "eamlp_14", {**common, **arch}
+# The registered variant each official format's fixture is rebuilt from (by the official arguments).
+VARIANT = {
+    "flax_mixer": "mixer_s16_224",
+    "timm_mixer": "mixer_s16_224",
+    "timm_resmlp": "resmlp_12_224",
+    "timm_gmlp": "gmlp_s16_224",
+    "deit_resmlp": "resmlp_12_224",
+    "ffonly": "ffonly_base",
+    "eamlp": "eamlp_14",
+    "convmlp": "convmlp_s",
+    "vip": "vip_s7",
+    "dynamixer": "dynamixer_s",
+    "cyclemlp": "cyclemlp_b1",
+    "asmlp": "asmlp_t",
+}
+
+
+def fixture_model(fmt, meta):
+    """The variant and arguments that rebuild a fixture: its official constructor call, passed by the official
+    names (``official_kwargs``), plus the input size the fixture records beside it (not every official
+    constructor takes one)."""
+    return VARIANT[fmt], dict(official_kwargs=constructor_kwargs(meta), img_size=int(meta["img_size"]))
 
 
 FIXTURES = [
+    "asmlp_p4_s5_d2221_64",
+    "asmlp_p4_s7_d1222_96",
     "convmlp_b222_64",
+    "cyclemlp_l1212_96",
+    "cyclemlp_l2222_64",
     "deit_resmlp_p8_d2_64",
     "dynamixer_p7_l2222_112",
     "eamlp_performer_d2_64",

@@ -33,9 +33,11 @@ def test_train_help_shows_every_default(capsys):
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     text = " ".join(capsys.readouterr().out.split())
-    shown = ["--model STR registered model name (`visionmlp list-models`) (default: mixer_s4_28)",
-             "--lr FLOAT peak learning rate (default: 0.001)",
-             "--ema, --no-ema keep an exponential moving average of the weights (default: off)"]
+    shown = [
+        "--model STR registered model name (`visionmlp list-models`) (default: mixer_s4_28)",
+        "--lr FLOAT peak learning rate (default: 0.001)",
+        "--ema, --no-ema keep an exponential moving average of the weights (default: off)",
+    ]
     assert all(line in text for line in shown)
     assert "(default: none)" in text.split("--time-budget", 1)[1]
 

@@ -17,6 +17,7 @@ adapted (summed over RGB for 1 channel, repeated and rescaled otherwise).
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from .models import list_models as registered_models
 from .models._weights import NATIVE_FORMAT, Checkpoint, read_checkpoint
 
 AUTO = "auto"
+_log = logging.getLogger("visionmlp")
 
 
 @dataclass
@@ -102,7 +104,9 @@ def load_pretrained(
 ) -> tuple[nn.Module, LoadReport]:
     """Build ``name`` and load ``path`` into it; returns the model (eval mode) and a :class:`LoadReport`.
 
-    ``fmt`` forces a format (``visionmlp`` for native, or a converter name) instead of recognising it.
+    ``fmt`` forces a format (``visionmlp`` for native, or a converter name) instead of recognising it. The
+    report is also kept on the model as ``model.load_report`` and logged (logger ``visionmlp``, INFO), so a
+    ``create_model`` caller can see which format was detected.
     """
     ckpt = read_checkpoint(path)
     fmt = _choose_format(ckpt, fmt)
@@ -118,7 +122,10 @@ def load_pretrained(
         features_only, out_indices = True, ckpt.config.get("out_indices")
     if features_only:
         model.set_features_only(out_indices)
-    return model.eval(), LoadReport(str(ckpt.path), fmt, len(state), params, notes)
+    report = LoadReport(str(ckpt.path), fmt, len(state), params, notes)
+    model.load_report = report
+    _log.info("%s: loaded into %s, %s", ckpt.path, name, report.summary())
+    return model.eval(), report
 
 
 def _load_state(model: nn.Module, ckpt: Checkpoint, fmt: str, family: str) -> tuple[str, dict, list[str]]:
@@ -126,7 +133,9 @@ def _load_state(model: nn.Module, ckpt: Checkpoint, fmt: str, family: str) -> tu
 
     Some official schemes coincide with visionmlp's names (timm's Mixer), so a file recognised as official
     may be a visionmlp state dict: an exact fit loads as it is; otherwise the conversion is tried first and
-    the state as it is second. If both fail, the error of the likelier reading is raised.
+    the state as it is second. A conversion that completes but does not fit the model raises its own report
+    (it names the converted keys); if the conversion and the state as it is both fail, the error of the
+    likelier reading is raised.
     """
     source = str(ckpt.path)
     state = ckpt.state
@@ -141,9 +150,10 @@ def _load_state(model: nn.Module, ckpt: Checkpoint, fmt: str, family: str) -> tu
     else:
         try:
             converted = convert_state_dict(fmt, state)
-            return fmt, converted, _fit_and_load(model, converted, source)
-        except (ValueError, KeyError, RuntimeError) as err:  # mismatch reports, or a reshape that cannot fit
+        except (ValueError, KeyError, RuntimeError) as err:  # the file does not follow the scheme: maybe it is ours
             foreign_error = err
+        else:  # a complete conversion that does not fit the model: its report names the file's problem
+            return fmt, converted, _fit_and_load(model, converted, source)
     try:
         return NATIVE_FORMAT, state, _fit_and_load(model, dict(state), source)
     except StateDictMismatchError:

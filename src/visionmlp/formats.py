@@ -22,6 +22,8 @@ KEY_SCHEMES: dict[str, tuple[str, ...]] = {
     "convmlp": ("tokenizer.block.0.weight", "stages.*.blocks.*.connect.weight"),
     "vip": ("patch_embed.proj.weight", "network.*.attn.mlp_h.weight", "network.*.attn.reweight.fc1.weight"),
     "dynamixer": ("patch_embed.proj.weight", "network.*.attn.mix_h.compress.weight"),
+    "cyclemlp": ("patch_embed.proj.weight", "network.*.attn.sfc_h.weight", "network.*.attn.sfc_h.offset"),
+    "asmlp": ("patch_embed.proj.weight", "layers.*.blocks.*.axial_shift.conv2_1.weight"),
 }
 
 

@@ -32,6 +32,8 @@ _MIXER = "https://storage.googleapis.com/mixer_models"  # public HTTP view of gs
 _DEIT = "https://dl.fbaipublicfiles.com/deit"
 _CONVMLP = "http://ix.cs.uoregon.edu/~alih/conv-mlp/checkpoints"
 _FFONLY = "https://github.com/lukemelas/do-you-even-need-attention/releases/download/v0.0.1"
+_CYCLEMLP = "https://github.com/ShoufaChen/CycleMLP/releases/download/v0.1"
+_ASMLP = "https://shanghaitecheducn-my.sharepoint.com/:u:/g/personal/liandz_shanghaitech_edu_cn"
 
 
 def _mixer(size: str, top1_in1k: float | None) -> tuple[WeightFile, ...]:
@@ -62,6 +64,19 @@ def _ffonly(size: str, top1: float) -> tuple[WeightFile, ...]:
     return (WeightFile(f"{_FFONLY}/{name}", name, "ffonly", tag="in1k", top1=top1),)
 
 
+def _cyclemlp(size: str, top1: float) -> tuple[WeightFile, ...]:
+    """The GitHub release files (training checkpoints: the weights under ``model``)."""
+    name = f"CycleMLP_{size}.pth"
+    return (WeightFile(f"{_CYCLEMLP}/{name}", name, "cyclemlp", tag="in1k", top1=top1),)
+
+
+def _asmlp(size: str, share: str, top1: float) -> tuple[WeightFile, ...]:
+    """OneDrive share pages (the README's links): opened in a browser, saved under the name the official test
+    script uses."""
+    name = f"asmlp_{size}_patch4_shift5_224.pth"
+    return (WeightFile(f"{_ASMLP}/{share}", name, "asmlp", tag="in1k", top1=top1, direct=False),)
+
+
 OFFICIAL_WEIGHTS: dict[str, tuple[WeightFile, ...]] = {
     "mixer_b16_224": _mixer("B_16", 76.44),
     "mixer_l16_224": _mixer("L_16", 71.76),
@@ -74,6 +89,14 @@ OFFICIAL_WEIGHTS: dict[str, tuple[WeightFile, ...]] = {
     "convmlp_l": _convmlp("l", None),
     "ffonly_tiny": _ffonly("tiny", 61.4),
     "ffonly_base": _ffonly("base", 74.9),
+    "cyclemlp_b1": _cyclemlp("B1", 78.9),
+    "cyclemlp_b2": _cyclemlp("B2", 81.6),
+    "cyclemlp_b3": _cyclemlp("B3", 82.4),
+    "cyclemlp_b4": _cyclemlp("B4", 83.0),
+    "cyclemlp_b5": _cyclemlp("B5", 83.2),
+    "asmlp_t": _asmlp("tiny", "Eb2lPJI2BshEjJxf9CmRkCUBnB63Wj25-FVVc6zJvgRg6w?e=dEQd5q", 81.3),
+    "asmlp_s": _asmlp("small", "EVIbw8xHKk1Aq9MBQL-cRbIBVJA_hJE-HEVNf_GVgkw2iQ?e=QIIp2e", 83.1),
+    "asmlp_b": _asmlp("base", "EZVBFW_LKctLqgrnnINy88wBRtGFava9wp_65emsvVW2KQ?e=clNjuw", 83.3),
 }
 
 
@@ -127,6 +150,8 @@ def resolve(name: str, tag: str | None = None) -> Path:
         return cached
     if os.environ.get(OFFLINE_ENV, "") not in ("", "0"):
         problem = f"{OFFLINE_ENV} is set, so nothing is downloaded"
+    elif not record.direct:
+        problem = "its authors share it through a web page, not a file link, so it cannot be downloaded for you"
     else:
         try:
             return download(record, cached)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..factory import create_model
 from . import UsageError
-from .convert import parse_model_args
+from .convert import add_official_arg, model_kwargs
 
 
 def register(sub) -> None:
@@ -13,6 +13,7 @@ def register(sub) -> None:
     p.add_argument("--model", required=True, help="registered variant, e.g. mixer_s16_224")
     p.add_argument("--checkpoint", help="weights to load: official file or save_pretrained folder (default: random)")
     p.add_argument("--arg", action="append", default=[], metavar="KEY=VALUE", help="model argument, repeatable")
+    add_official_arg(p)
     p.add_argument("--out", required=True, help="the .onnx file to write")
     p.set_defaults(func=_export)
 
@@ -24,7 +25,7 @@ def _export(args) -> int:
         raise UsageError(
             f"ONNX export needs the onnx extra ({err.name} missing): pip install 'visionmlp[onnx]'"
         ) from None
-    model = create_model(args.model, pretrained=args.checkpoint or False, **parse_model_args(args.arg)).eval()
+    model = create_model(args.model, pretrained=args.checkpoint or False, **model_kwargs(args)).eval()
     path = export_onnx(model, args.out)
     diff = onnx_parity(model, path)
     print(f"{path}: {args.model}, dynamic batch, onnxruntime parity max abs diff {diff:.2e}")

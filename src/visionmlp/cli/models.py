@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 from ..models import build_model, get_entry, list_models
+from ..models._official_args import SIGNATURES
+from ..models._registry import variant_arguments
 
 
 def register(sub) -> None:
@@ -15,7 +17,11 @@ def register(sub) -> None:
     p.add_argument("--markdown", action="store_true", help="with --details: a Markdown table (the README's)")
     p.set_defaults(func=_list)
 
-    p = sub.add_parser("info", help="show one variant's configuration and published figures as JSON")
+    p = sub.add_parser(
+        "info",
+        help="show one variant's every architecture argument, its published figures and the official constructors "
+        "whose arguments official_kwargs takes, as JSON",
+    )
     p.add_argument("model")
     p.set_defaults(func=_info)
 
@@ -62,7 +68,9 @@ def _info(args) -> int:
             {
                 "name": e.name,
                 "family": e.family,
-                "arch": e.arch,
+                "arguments": variant_arguments(e.name),
+                "variant_overrides": e.arch,
+                "official_constructors": [sig.code for sig in SIGNATURES.get(e.family, ())],
                 "pretrained_cfg": e.pretrained_cfg.to_dict(),
                 "published": e.published.__dict__,
             },

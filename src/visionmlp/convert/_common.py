@@ -49,6 +49,11 @@ class KeyReader:
         self.used.add(key)
         return self.state[key]
 
+    def move(self, out: dict, src: str, dst: str, names=("weight", "bias")) -> None:
+        """``out[f"{dst}.{name}"] = take(f"{src}.{name}")`` for each of ``names``: a module renamed as it is."""
+        for name in names:
+            out[f"{dst}.{name}"] = self.take(f"{src}.{name}")
+
     def skip(self, key: str) -> None:
         """Mark a key as deliberately unused (e.g. a buffer the model recomputes)."""
         self.take(key)

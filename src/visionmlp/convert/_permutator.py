@@ -1,4 +1,4 @@
-"""Key walk shared by the ViP and DynaMixer converters (their official networks have one layout).
+"""Key walk shared by the ViP, DynaMixer and CycleMLP converters (their official networks have one layout).
 
 Official keys: ``patch_embed.proj``, ``network.{k}.{b}.{norm1, attn.*, norm2, mlp.fc1/fc2}`` for a stage's
 blocks and ``network.{k}.proj`` for a Downsample, where ``k`` counts both kinds of slot in order; ``norm``,
@@ -31,11 +31,15 @@ REWEIGHT_PARAMS = (
 
 
 def convert_permutator(
-    state: dict[str, torch.Tensor], source: str, mixer_params: Sequence[str]
+    state: dict[str, torch.Tensor],
+    source: str,
+    mixer_params: Sequence[str],
+    stem: str = "stem.proj",
 ) -> dict[str, torch.Tensor]:
-    """Map an official ViP/DynaMixer state dict; ``mixer_params`` are the names under each block's ``attn.``."""
+    """Map an official ViP/DynaMixer/CycleMLP state dict; ``mixer_params`` are the names under each block's
+    ``attn.`` (our ``mixer.``); the official ``patch_embed.proj`` becomes ``<stem>``."""
     reader = KeyReader(state, source)
-    out = {f"stem.proj.{p}": reader.take(f"patch_embed.proj.{p}") for p in ("weight", "bias")}
+    out = {f"{stem}.{p}": reader.take(f"patch_embed.proj.{p}") for p in ("weight", "bias")}
     slots = _indices(reader.keys("network."), 1)
     gaps = [f"network.{k}.*" for k in range(max(slots, default=0) + 1) if k not in slots]
     if gaps:

@@ -9,6 +9,7 @@ are read off the keys, so one function serves S, M, L and any other configuratio
 
 from __future__ import annotations
 
+import functools
 import re
 
 import torch
@@ -44,10 +45,7 @@ def _count(reader: KeyReader, pattern: str) -> int:
 def convert_convmlp(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     reader = KeyReader(state, "ConvMLP state dict")
     out: dict[str, torch.Tensor] = {}
-
-    def move(src: str, dst: str, names) -> None:
-        for name in names:
-            out[f"{dst}.{name}"] = reader.take(f"{src}.{name}")
+    move = functools.partial(reader.move, out)
 
     def conv_bn_stack(src: str, dst: str) -> None:
         for index, name in _CONV_BN.items():

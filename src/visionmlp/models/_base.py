@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
@@ -37,6 +38,8 @@ class VisionModel(nn.Module):
         self.dynamic_img_size = False
         # With dynamic_img_size, input sides must be multiples of this (the total patch stride).
         self.size_multiple: tuple[int, int] = (1, 1)
+        # timm's dynamic_img_pad: zero-pad the input at the bottom/right up to multiples of size_multiple.
+        self.dynamic_img_pad = False
         self.model_name = type(self).__name__
 
     def __prepare_scriptable__(self):
@@ -53,6 +56,18 @@ class VisionModel(nn.Module):
         return self.pretrained_cfg
 
     # ----- input -------------------------------------------------------------------------------
+    def prepare_input(self, x: torch.Tensor) -> torch.Tensor:
+        """:meth:`check_input`, then, with ``dynamic_img_pad``, the input zero-padded at the bottom and right to
+        multiples of the model's stride (as timm pads in its patch embedding)."""
+        self.check_input(x)
+        pad_h, pad_w = self._padding(tuple(x.shape[-2:]))
+        return F.pad(x, (0, pad_w, 0, pad_h)) if pad_h or pad_w else x
+
+    def _padding(self, size: tuple[int, int]) -> tuple[int, int]:
+        if not self.dynamic_img_pad:
+            return 0, 0
+        return -size[0] % self.size_multiple[0], -size[1] % self.size_multiple[1]
+
     def check_input(self, x: torch.Tensor) -> None:
         """Reject inputs the model cannot take with a message that names the problem and the fix."""
         if not isinstance(x, torch.Tensor):
@@ -80,20 +95,26 @@ class VisionModel(nn.Module):
                 f"{self.model_name} expects {self.in_chans} input channels, got {x.shape[1]}; "
                 f"create the model with in_chans={x.shape[1]} or convert the images"
             )
-        size = tuple(x.shape[-2:])
+        pad = self._padding(tuple(x.shape[-2:]))
+        size = (x.shape[-2] + pad[0], x.shape[-1] + pad[1])
         if self.dynamic_img_size:
             mh, mw = self.size_multiple
             if size[0] % mh or size[1] % mw or size[0] < mh or size[1] < mw:
                 raise ValueError(
                     f"{self.model_name} with dynamic_img_size needs input sides that are positive multiples "
-                    f"of {mh}x{mw}, got {size[0]}x{size[1]}; resize or pad the images"
+                    f"of {mh}x{mw}, got {size[0]}x{size[1]}; resize the images or pass dynamic_img_pad=True"
                 )
         elif self.fixed_img_size is not None and size != tuple(self.fixed_img_size):
             h, w = self.fixed_img_size
+            mh, mw = self.size_multiple
+            fits_padded = not self.dynamic_img_pad and (-(-size[0] // mh) * mh, -(-size[1] // mw) * mw) == (h, w)
             dynamic = " or pass dynamic_img_size=True" if self.supports_dynamic_img_size else ""
+            if fits_padded:
+                dynamic = f" or pass dynamic_img_pad=True (pads to multiples of {mh}x{mw})"
+            padded = f" (padded from {x.shape[-2]}x{x.shape[-1]})" if any(pad) else ""
             raise ValueError(
                 f"{self.model_name} is built for {h}x{w} inputs (its token mixing is tied to that grid), "
-                f"got {size[0]}x{size[1]}; resize the images to {h}x{w}, create the model with "
+                f"got {size[0]}x{size[1]}{padded}; resize the images to {h}x{w}, create the model with "
                 f"img_size=({size[0]}, {size[1]}){dynamic}"
             )
 

@@ -12,7 +12,8 @@ import inspect
 import torch
 from torch import nn
 
-from ._registry import get_entry, with_input
+from ._official_args import official_to_kwargs
+from ._registry import get_entry, variant_arguments, with_input
 
 # Argument names shared across the families, checked here once before a class sees them, so a bad value
 # is one clear ValueError instead of a failure deep inside torch (a negative tensor size, a zero stride).
@@ -30,6 +31,8 @@ _BUILDER_ARGS = (
     "features_only",
     "out_indices",
     "device",
+    "dynamic_img_pad",
+    "official_kwargs",
 )
 
 
@@ -41,6 +44,8 @@ def build_model(
     features_only: bool = False,
     out_indices=None,
     device: str | torch.device | None = None,
+    dynamic_img_pad: bool = False,
+    official_kwargs: dict | None = None,
     **kwargs,
 ) -> nn.Module:
     """Build the registered variant ``name`` with fresh (initialised) weights.
@@ -50,6 +55,10 @@ def build_model(
     TypeError listing the valid arguments. ``device="meta"`` builds without allocating memory, for
     counting parameters of the largest variants. ``features_only=True`` returns a backbone whose forward
     gives a list of NCHW maps (``out_indices`` selects them; see ``model.feature_info``).
+    ``dynamic_img_pad=True`` (timm's name) zero-pads inputs of a grid-tied family at the bottom/right to
+    multiples of its stride; the families that take any size have nothing to pad and refuse it.
+    ``official_kwargs`` takes the official constructor's arguments by their official names
+    (``models/_official_args.py``); keywords given beside it override it.
 
     The model records the overrides it was built with as ``model.build_kwargs`` so that
     ``save_pretrained`` can write a config that rebuilds it.
@@ -58,6 +67,8 @@ def build_model(
     for key, value in (("num_classes", num_classes), ("in_chans", in_chans), ("img_size", img_size)):
         if value is not None:
             kwargs[key] = value
+    if official_kwargs is not None:
+        kwargs = {**official_to_kwargs(entry.family, official_kwargs, variant_arguments(name)), **kwargs}
     if "pretrained" in kwargs:
         raise TypeError(
             "visionmlp.models.build_model builds architectures only; load weights with "
@@ -72,11 +83,23 @@ def build_model(
         model = entry.builder(**kwargs)
     model.model_name = name
     model.build_kwargs = dict(kwargs)
+    if dynamic_img_pad:
+        _set_dynamic_img_pad(name, model)
     input_size = tuple(getattr(model, "img_size", entry.pretrained_cfg.input_size[1:]))
     model.pretrained_cfg = with_input(entry.pretrained_cfg, model.in_chans, input_size, model.num_classes)
     if features_only:
         model.set_features_only(out_indices)
     return model
+
+
+def _set_dynamic_img_pad(name: str, model: nn.Module) -> None:
+    if not model.supports_dynamic_img_size:
+        raise ValueError(
+            f"{name} takes inputs of any size (no weight is tied to its grid), so there is nothing to pad; "
+            "drop dynamic_img_pad"
+        )
+    model.dynamic_img_pad = True
+    model.build_kwargs["dynamic_img_pad"] = True  # saved with the model, so a reload pads too
 
 
 def _check_kwargs(name: str, builder, kwargs: dict) -> None:

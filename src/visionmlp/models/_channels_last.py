@@ -34,7 +34,7 @@ class ChannelsLastStages(VisionModel):
         self._init_weights(head)
 
     def _embed(self, x: torch.Tensor) -> torch.Tensor:
-        self.check_input(x)
+        x = self.prepare_input(x)
         return self.stem(x).permute(0, 2, 3, 1).contiguous()  # (B, C, H, W) -> (B, H, W, C), copied once
 
     def _run_stage(self, stage: nn.Module, x: torch.Tensor) -> torch.Tensor:

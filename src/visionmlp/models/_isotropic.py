@@ -40,7 +40,7 @@ class PatchTokenModel(VisionModel):
         return (x.shape[-2] // self.size_multiple[0], x.shape[-1] // self.size_multiple[1])
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        self.check_input(x)
+        x = self.prepare_input(x)
         grid = self.token_grid(x)
         x = self.run_blocks(self.blocks, self.stem(x), grid)  # (B, N, C)
         return self.norm(x)
@@ -49,7 +49,7 @@ class PatchTokenModel(VisionModel):
         return self.head_drop(x.mean(dim=1))
 
     def forward_intermediates(self, x: torch.Tensor, indices) -> list[torch.Tensor]:
-        self.check_input(x)
+        x = self.prepare_input(x)
         grid = self.token_grid(x)
         x = self.stem(x)
         out = []

@@ -68,8 +68,12 @@ class PermutatorBlock(nn.Module):
         self.skip_lam = skip_lam
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, H, W, C)
-        x = x + self.drop_path(self.mixer(self.norm1(x))) / self.skip_lam
-        return x + self.drop_path(self.mlp(self.norm2(x))) / self.skip_lam
+        x = x + self._branch(self.mixer(self.norm1(x)))
+        return x + self._branch(self.mlp(self.norm2(x)))
+
+    def _branch(self, y: torch.Tensor) -> torch.Tensor:
+        y = self.drop_path(y)
+        return y if self.skip_lam == 1 else y / self.skip_lam  # x / 1.0 is x: skip the pass over the map
 
 
 class Downsample(nn.Module):
@@ -186,7 +190,7 @@ class PermutatorNet(VisionModel):
         return self.run_blocks(stage.blocks, x)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        self.check_input(x)
+        x = self.prepare_input(x)
         x = self.stem(x).permute(0, 2, 3, 1).contiguous()  # (B, C, H, W) -> (B, H, W, C), copied once
         for stage in self.stages:
             x = self._stage(stage, x)
@@ -196,7 +200,7 @@ class PermutatorNet(VisionModel):
         return x.mean(dim=(1, 2))
 
     def forward_intermediates(self, x, indices):
-        self.check_input(x)
+        x = self.prepare_input(x)
         x = self.stem(x).permute(0, 2, 3, 1).contiguous()
         out = []
         for i, stage in enumerate(self.stages[: indices[-1] + 1]):

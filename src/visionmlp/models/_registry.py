@@ -30,7 +30,9 @@ class WeightFile:
 
     ``file_name`` is the name ``pretrained=True`` looks for in ``$VISIONMLP_WEIGHTS_DIR`` (unique across
     the zoo, so several files can sit in one folder); ``format`` the converter that reads it
-    (``visionmlp.convert``); ``top1`` the ImageNet-1k top-1 its authors report, if any.
+    (``visionmlp.convert``); ``top1`` the ImageNet-1k top-1 its authors report, if any. ``direct`` is False
+    where the authors share the file through a web page (OneDrive) rather than a link to the file: it is then
+    never downloaded, and the error says which page to open and where to save the file.
     """
 
     url: str
@@ -40,6 +42,7 @@ class WeightFile:
     num_classes: int = 1000
     top1: float | None = None
     sha256: str | None = None
+    direct: bool = True
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -242,6 +245,15 @@ def get_entry(name: str) -> ModelEntry:
         close = difflib.get_close_matches(str(name), list(_REGISTRY), n=5, cutoff=0.5)
         hint = f"Did you mean {', '.join(close)}?" if close else f"Valid names: {', '.join(sorted(_REGISTRY))}."
         raise ValueError(f"unknown model {name!r}. {hint} `visionmlp list-models` lists them all.") from None
+
+
+def variant_arguments(name: str) -> dict:
+    """Every architecture argument of variant ``name`` with its value: the model class's defaults, overridden
+    by what the variant passes (not only the overrides, so a reader sees the whole configuration)."""
+    entry = get_entry(name)
+    params = inspect.signature(entry.builder).parameters.values()
+    defaults = {p.name: p.default for p in params if p.default is not inspect.Parameter.empty}
+    return {**defaults, **entry.arch}
 
 
 def with_input(cfg: PretrainedCfg, in_chans: int, img_size: tuple[int, int], num_classes: int) -> PretrainedCfg:

@@ -103,7 +103,8 @@ def sniff_container(path: Path) -> str:
     if looks is None and all(32 <= b < 127 or b in b"\t\r\n" for b in head):
         looks = "a text file"
     raise ValueError(
-        f"{path} is not a checkpoint visionmlp can read" + (f": it looks like {looks}" if looks else "")
+        f"{path} is not a checkpoint visionmlp can read"
+        + (f": it looks like {looks}" if looks else "")
         + f" (first bytes {head[:8]!r}); expected safetensors, a PyTorch .pth/.pth.tar or a numpy .npz"
     )
 

@@ -212,7 +212,7 @@ class ASMLP(VisionModel):
         return self.run_blocks(stage.blocks, stage.downsample(x))
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        self.check_input(x)
+        x = self.prepare_input(x)
         x = self.pos_drop(self.stem(x))
         for stage in self.stages:
             x = self._run_stage(stage, x)
@@ -222,7 +222,7 @@ class ASMLP(VisionModel):
         return x.mean(dim=(2, 3))
 
     def forward_intermediates(self, x, indices):
-        self.check_input(x)
+        x = self.prepare_input(x)
         x = self.pos_drop(self.stem(x))
         out = []
         for i, stage in enumerate(self.stages[: indices[-1] + 1]):

@@ -206,7 +206,7 @@ class ConvMLP(VisionModel):
         return stage.downsample(self.run_blocks(stage.blocks, x))
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        self.check_input(x)
+        x = self.prepare_input(x)
         x = self._run_stage(self.conv_stage, self.tokenizer(x))
         x = x.permute(0, 2, 3, 1).contiguous()  # (B, C, H, W) -> (B, H, W, C): channels-last already, no copy
         for stage in self.stages:
@@ -217,7 +217,7 @@ class ConvMLP(VisionModel):
         return self.head_drop(x.mean(dim=(1, 2)))
 
     def forward_intermediates(self, x, indices):
-        self.check_input(x)
+        x = self.prepare_input(x)
         out = []
         x = self.tokenizer(x)
         if 0 in indices:

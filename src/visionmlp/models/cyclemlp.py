@@ -8,8 +8,9 @@ Built as the official code (``ShoufaChen/CycleMLP`` ``cycle_mlp.py``), where Cyc
 ``deform_conv2d`` with a constant offset buffer: here it is the same shift done with ``gather``
 (``layers.shift``), which gives identical outputs and needs no torchvision. State-dict differences from
 the official code: ``network.{2i}`` -> ``stages.{i}.blocks``, ``network.{2i+1}`` ->
-``stages.{i+1}.downsample``, ``patch_embed`` -> ``stem``, ``attn`` -> ``cycle_mlp``, and the official
-``offset`` buffers are dropped (they are a function of the layer's shape).
+``stages.{i+1}.downsample``, ``patch_embed`` -> ``stem``, ``attn`` -> ``mixer``, and the official
+``offset`` buffers are dropped (they are a function of the layer's shape). The block and the re-weighting
+are ViP's, which the official code copied (``_permutator.py``).
 """
 
 from __future__ import annotations
@@ -19,16 +20,15 @@ import math
 import torch
 from torch import nn
 
-from ..layers import DropPath, Mlp
 from ..layers._helpers import to_2tuple
-from ..layers.branch_sum import weighted_branch_sum
 from ..layers.conv_nhwc import ConvNHWC
 from ..layers.drop import drop_path_rates
-from ..layers.linear import Linear, activated_linear
+from ..layers.linear import activated_linear
 from ..layers.packed_linear import Prepackable, pack_weight
 from ..layers.shift import ChannelShift, cycle_offsets
 from ._channels_last import ChannelsLastStages
 from ._features import FeatureInfo
+from ._permutator import BranchReweightMixer, PermutatorBlock
 from ._registry import (
     PretrainedCfg,
     Published,
@@ -64,41 +64,20 @@ class CycleFC(Prepackable):
         return f"{self.weight.shape[1]}, {self.weight.shape[0]}, kernel_size={self.kernel_size}"
 
 
-class CycleMlp(nn.Module):
-    """The token mixer: h = CycleFC_1x3(x), w = CycleFC_3x1(x), c = FC(x), fused per channel by a
-    softmax over the three branches of an MLP of their spatial mean, then projected."""
+class CycleMixer(BranchReweightMixer):
+    """The token mixer: CycleFC 1x3 (the official ``sfc_h``, which moves along W), CycleFC 3x1 (``sfc_w``,
+    along H) and a channel FC, fused per channel by ViP's split-attention re-weighting, then projected."""
 
-    def __init__(self, dim: int, proj_drop: float = 0.0):
-        super().__init__()
-        self.mlp_c = Linear(dim, dim, bias=False)
+    def __init__(self, dim: int, qkv_bias: bool = False):
+        super().__init__(dim, qkv_bias)
         self.sfc_h = CycleFC(dim, dim, (1, 3))
         self.sfc_w = CycleFC(dim, dim, (3, 1))
-        self.reweight = Mlp(dim, dim // 4, dim * 3)
-        self.proj = Linear(dim, dim)
-        self.proj_drop = nn.Dropout(proj_drop)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, H, W, C)
-        b, _, _, c = x.shape
-        h, w, ch = self.sfc_h(x), self.sfc_w(x), self.mlp_c(x)
-        a = self.reweight((h + w + ch).mean(dim=(1, 2)))  # (B, 3C), channel-major as (C, 3)
-        a = a.reshape(b, c, 3).permute(2, 0, 1).softmax(dim=0)  # (3, B, C)
-        return self.proj_drop(self.proj(weighted_branch_sum((h, w, ch), a)))
+    def mix_height(self, x: torch.Tensor) -> torch.Tensor:
+        return self.sfc_h(x)  # the official "h" branch (reweighted first), whatever axis it moves along
 
-
-class CycleBlock(nn.Module):
-    """x += CycleMLP(LN(x)); x += MLP(LN(x))."""
-
-    def __init__(self, dim: int, mlp_ratio: float, drop_path: float = 0.0):
-        super().__init__()
-        self.norm1 = nn.LayerNorm(dim)
-        self.cycle_mlp = CycleMlp(dim)
-        self.norm2 = nn.LayerNorm(dim)
-        self.mlp = Mlp(dim, int(dim * mlp_ratio))
-        self.drop_path = DropPath(drop_path)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.drop_path(self.cycle_mlp(self.norm1(x)))
-        return x + self.drop_path(self.mlp(self.norm2(x)))
+    def mix_width(self, x: torch.Tensor) -> torch.Tensor:
+        return self.sfc_w(x)
 
 
 class Downsample(nn.Module):
@@ -113,18 +92,25 @@ class Downsample(nn.Module):
 
 
 class CycleStage(nn.Module):
-    def __init__(self, in_dim: int, dim: int, depth: int, mlp_ratio: float, dpr: list[float], downsample: bool):
+    def __init__(
+        self, dim: int, depth: int, mlp_ratio: float, dpr: list[float], downsample: nn.Module, qkv_bias: bool,
+        skip_lam: float,
+    ):  # fmt: skip
         super().__init__()
-        self.downsample = Downsample(in_dim, dim) if downsample else nn.Identity()
-        self.blocks = nn.Sequential(*[CycleBlock(dim, mlp_ratio, dpr[j]) for j in range(depth)])
+        self.downsample = downsample
+        self.blocks = nn.Sequential(
+            *[PermutatorBlock(dim, CycleMixer(dim, qkv_bias), mlp_ratio, dpr[j], skip_lam) for j in range(depth)]
+        )
 
 
 class CycleMLP(ChannelsLastStages):
-    """CycleMLP with the official hyper-parameter names (``layers``, ``embed_dims``, ``mlp_ratios``).
+    """CycleMLP with the official hyper-parameter names (``layers``, ``embed_dims``, ``transitions``,
+    ``mlp_ratios``, ``skip_lam``, ``qkv_bias``).
 
-    The stem is an overlapping Conv 7x7 stride 4 (padding 2); every later stage starts with a Conv 3x3
-    stride 2, so stage i has stride ``stem_stride * 2**i``. ``stem_stride``/``stem_kernel`` exist for the
-    small variants. ``forward_features`` returns the normalised channels-last map (B, H', W', C).
+    The stem is an overlapping Conv 7x7 stride 4 (padding 2); a stage after a ``transitions[i - 1]`` starts
+    with a Conv 3x3 stride 2 (all of B1-B5 have them), so stage i has stride ``stem_stride * 2**i`` there.
+    ``stem_stride``/``stem_kernel`` exist for the small variants. ``forward_features`` returns the normalised
+    channels-last map (B, H', W', C).
     """
 
     default_out_indices = (0, 1, 2, 3)
@@ -135,6 +121,9 @@ class CycleMLP(ChannelsLastStages):
         layers=(2, 2, 4, 2),
         embed_dims=(64, 128, 320, 512),
         mlp_ratios=(4, 4, 4, 4),
+        transitions=(True, True, True, True),
+        skip_lam: float = 1.0,
+        qkv_bias: bool = False,
         num_classes: int = 1000,
         img_size=224,
         in_chans: int = 3,
@@ -144,11 +133,18 @@ class CycleMLP(ChannelsLastStages):
         drop_path_rate: float = 0.0,
     ):
         super().__init__()
-        if not len(layers) == len(embed_dims) == len(mlp_ratios) >= 1:
+        if not len(layers) == len(embed_dims) == len(mlp_ratios) >= 1 or len(transitions) < len(layers) - 1:
             raise ValueError(
-                f"layers, embed_dims and mlp_ratios need one entry per stage, got {len(layers)}, "
-                f"{len(embed_dims)} and {len(mlp_ratios)}"
+                f"layers, embed_dims and mlp_ratios need one entry per stage and transitions one per stage "
+                f"but the last, got {len(layers)}, {len(embed_dims)}, {len(mlp_ratios)} and {len(transitions)}"
             )
+        for i in range(len(layers) - 1):
+            if not transitions[i] and embed_dims[i] != embed_dims[i + 1]:
+                raise ValueError(
+                    f"stage {i + 1} changes the width ({embed_dims[i]} -> {embed_dims[i + 1]}) without a transition; "
+                    "CycleMLP widens only in its stride-2 transitions (the official Downsample asserts it), so set "
+                    f"transitions[{i}]=True or keep the width"
+                )
         self.num_classes = num_classes
         self.num_features = embed_dims[-1]
         self.in_chans = in_chans
@@ -158,17 +154,22 @@ class CycleMLP(ChannelsLastStages):
         self.stem = nn.Conv2d(in_chans, embed_dims[0], kernel_size=stem_kernel, stride=stem_stride, padding=pad)
         dpr = drop_path_rates(drop_path_rate, sum(layers))
         self.stages = nn.ModuleList()
+        reductions = []
         for i, depth in enumerate(layers):
             start = sum(layers[:i])
+            transition = i > 0 and transitions[i - 1]
+            downsample = Downsample(embed_dims[i - 1], embed_dims[i]) if transition else nn.Identity()
+            reductions.append(reductions[-1] * (2 if transition else 1) if i else stem_stride)
             self.stages.append(
                 CycleStage(
-                    embed_dims[max(i - 1, 0)], embed_dims[i], depth, mlp_ratios[i], dpr[start : start + depth], i > 0
+                    embed_dims[i], depth, mlp_ratios[i], dpr[start : start + depth], downsample, qkv_bias, skip_lam
                 )
             )
         self.norm = nn.LayerNorm(embed_dims[-1])
         self.head_drop = nn.Dropout(drop_rate)
         self.feature_info = FeatureInfo(
-            {"num_chs": d, "reduction": stem_stride * 2**i, "module": f"stages.{i}"} for i, d in enumerate(embed_dims)
+            {"num_chs": d, "reduction": r, "module": f"stages.{i}"}
+            for i, (d, r) in enumerate(zip(embed_dims, reductions, strict=True))
         )
         self.default_out_indices = tuple(range(len(layers)))
         self.head = self.build_head(num_classes)

@@ -286,7 +286,7 @@ class EAMLP(VisionModel):
         return self.pos_drop(x + pos), grid
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        self.check_input(x)
+        x = self.prepare_input(x)
         x, _ = self._embed(x)
         return self.norm(self.run_blocks(self.blocks, x))
 
@@ -294,7 +294,7 @@ class EAMLP(VisionModel):
         return x[:, 0]
 
     def forward_intermediates(self, x, indices):
-        self.check_input(x)
+        x = self.prepare_input(x)
         x, grid = self._embed(x)
         out = []
         for i, block in enumerate(self.blocks[: indices[-1] + 1]):

@@ -168,7 +168,7 @@ class FFOnly(VisionModel):
         return self.pos_drop(x + pos)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        self.check_input(x)
+        x = self.prepare_input(x)
         grid = self._grid(x)
         x = self.run_blocks(self.blocks, self._embed(x, grid), grid)
         return self.norm(x)
@@ -177,7 +177,7 @@ class FFOnly(VisionModel):
         return x[:, 0]
 
     def forward_intermediates(self, x, indices):
-        self.check_input(x)
+        x = self.prepare_input(x)
         grid = self._grid(x)
         x = self._embed(x, grid)
         out = []

@@ -67,7 +67,7 @@ class _StagedCNN(VisionModel):
         return x
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        self.check_input(x)
+        x = self.prepare_input(x)
         x = self._stem(x)
         for stage in self._stages():
             x = self.run_blocks(stage, x)
@@ -77,7 +77,7 @@ class _StagedCNN(VisionModel):
         return self.head_drop(x.mean(dim=(2, 3)))
 
     def forward_intermediates(self, x, indices):
-        self.check_input(x)
+        x = self.prepare_input(x)
         x = self._stem(x)
         stages = self._stages()
         out = []

@@ -104,14 +104,14 @@ class S2MLP(VisionModel):
         return self.stem_norm(self.stem(x).permute(0, 2, 3, 1))  # (B, C, H, W) -> (B, H, W, C)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        self.check_input(x)
+        x = self.prepare_input(x)
         return self.run_blocks(self.blocks, self._embed(x))
 
     def pool(self, x: torch.Tensor) -> torch.Tensor:
         return self.head_drop(x.mean(dim=(1, 2)))
 
     def forward_intermediates(self, x, indices):
-        self.check_input(x)
+        x = self.prepare_input(x)
         x = self._embed(x)
         out = []
         for i, block in enumerate(self.blocks[: indices[-1] + 1]):

@@ -149,7 +149,7 @@ class VisionTransformer(VisionModel):
         return self.pos_drop(x + pos)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        self.check_input(x)
+        x = self.prepare_input(x)
         x = self._embed(x, self._grid(x))
         return self.norm(self.run_blocks(self.blocks, x))
 
@@ -157,7 +157,7 @@ class VisionTransformer(VisionModel):
         return x[:, 0]
 
     def forward_intermediates(self, x, indices):
-        self.check_input(x)
+        x = self.prepare_input(x)
         grid = self._grid(x)
         x = self._embed(x, grid)
         out = []
