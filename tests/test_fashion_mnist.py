@@ -63,3 +63,20 @@ def test_real_fashion_mnist_when_installed():
     assert x.shape == (10000, 28, 28)
     assert torch.bincount(y).tolist() == [1000] * 10  # the test set is balanced
     assert len(FASHION_MNIST_CLASSES) == 10
+
+
+def test_holdout_keeps_the_test_set_for_test_alone(tmp_path, monkeypatch):
+    """fashion-mnist:holdout trains and validates on disjoint parts of the training images, the same for every
+    run seed, and only its test split reads the test images."""
+    from visionmlp.data import build_dataset
+
+    _fake_split(tmp_path, "train", count=60000)
+    _fake_split(tmp_path, "test", count=10000)
+    monkeypatch.setenv("VISIONMLP_FASHION_MNIST", str(tmp_path))
+    parts = {s: build_dataset("fashion-mnist:holdout", s, 0.1, seed=7) for s in ("train", "val", "test")}
+    assert [len(parts[s]) for s in ("train", "val", "test")] == [54000, 6000, 10000]
+    train, val = set(parts["train"]._index.tolist()), set(parts["val"]._index.tolist())
+    assert not train & val and len(train | val) == 60000
+    other_seed = build_dataset("fashion-mnist:holdout", "val", 0.1, seed=3)
+    assert torch.equal(other_seed._index, parts["val"]._index)
+    assert len(build_dataset("fashion-mnist", "val")) == len(build_dataset("fashion-mnist", "test")) == 10000

@@ -1,4 +1,4 @@
-"""Official weight files and how ``pretrained=True`` finds them.
+"""Official weight files, the project's own trained weights, and how ``pretrained=True`` finds them.
 
 ``OFFICIAL_WEIGHTS`` lists, per registered variant, the files its authors published (URLs checked against
 the official repositories' code and READMEs; files that could not be verified, such as ViP's Google Drive
@@ -9,12 +9,17 @@ links, are left out). Resolution, first hit wins:
 3. a download into that cache (progress bar, SHA-256 checked when known), unless ``VISIONMLP_OFFLINE=1``.
 
 When all fail, the error names the exact file to fetch and where to put it.
+
+The project's own trained weights ship inside the package, one float16 safetensors per variant under
+``weights/<dataset>/<variant>.safetensors`` (written by ``visionmlp export release``); each is listed as
+the variant's file tagged with the dataset (``gmlp_s4_28.fashion_mnist``) and is read where it lies.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import hashlib
+import json
 import os
 import urllib.request
 from dataclasses import replace
@@ -22,12 +27,16 @@ from pathlib import Path
 
 from .models import get_entry, list_models
 from .models._registry import PretrainedCfg, WeightFile
+from .models._weights import NATIVE_FORMAT
 from .utils import atomic_path
 
 WEIGHTS_DIR_ENV = "VISIONMLP_WEIGHTS_DIR"
 CACHE_ENV = "VISIONMLP_CACHE"
 OFFLINE_ENV = "VISIONMLP_OFFLINE"
 
+#: the package's folder of weights trained by this project (weights/ at the top of the checkout links to it)
+BUNDLED_DIR = Path(__file__).parent / "weights"
+_BUNDLED = "bundled:"
 _MIXER = "https://storage.googleapis.com/mixer_models"  # public HTTP view of gs://mixer_models
 _DEIT = "https://dl.fbaipublicfiles.com/deit"
 _CONVMLP = "http://ix.cs.uoregon.edu/~alih/conv-mlp/checkpoints"
@@ -101,9 +110,25 @@ OFFICIAL_WEIGHTS: dict[str, tuple[WeightFile, ...]] = {
 
 
 def pretrained_cfg(name: str) -> PretrainedCfg:
-    """The variant's registered config with its official weight files filled in."""
+    """The variant's registered config with its official weight files filled in, then the project's own."""
     cfg = get_entry(name).pretrained_cfg
-    return cfg if cfg.weights else replace(cfg, weights=OFFICIAL_WEIGHTS.get(name, ()))
+    return replace(cfg, weights=(cfg.weights or OFFICIAL_WEIGHTS.get(name, ())) + bundled_weights(name))
+
+
+def bundled_weights(name: str) -> tuple[WeightFile, ...]:
+    """The project's trained weights of variant ``name``, one per dataset folder under :data:`BUNDLED_DIR`."""
+    from safetensors import safe_open
+
+    files = []
+    for path in sorted(BUNDLED_DIR.glob(f"*/{name}.safetensors")):
+        with safe_open(str(path), "pt") as f:
+            meta = f.metadata() or {}
+        classes = json.loads(meta.get("config", "{}")).get("kwargs", {}).get("num_classes", 1000)
+        top1 = float(meta["top1"]) if "top1" in meta else None
+        tag = path.parent.name.replace("-", "_")
+        url = f"{_BUNDLED}{path.parent.name}/{path.name}"
+        files.append(WeightFile(url, f"{tag}_{path.name}", NATIVE_FORMAT, tag=tag, num_classes=classes, top1=top1))
+    return tuple(files)
 
 
 #: timm's tags for the same official files, so that a timm name (``mixer_b16_224.goog_in21k``) works unchanged;
@@ -142,6 +167,8 @@ def resolve(name: str, tag: str | None = None) -> Path:
     """The local path of ``name``'s official file (the preferred one, or the one ``tag`` names), downloading it
     if allowed (see module doc)."""
     record = weight_file(name, tag)
+    if record.url.startswith(_BUNDLED):
+        return BUNDLED_DIR / record.url[len(_BUNDLED) :]
     weights_dir = os.environ.get(WEIGHTS_DIR_ENV)
     if weights_dir and (Path(weights_dir) / record.file_name).is_file():
         return Path(weights_dir) / record.file_name
@@ -186,5 +213,15 @@ def download(record: WeightFile, dest: Path) -> Path:
     return dest
 
 
-__all__ = ["OFFICIAL_WEIGHTS", "TIMM_TAGS", "cache_dir", "download", "list_pretrained", "pretrained_cfg", "resolve",
-           "weight_file"]  # fmt: skip
+__all__ = [
+    "BUNDLED_DIR",
+    "OFFICIAL_WEIGHTS",
+    "TIMM_TAGS",
+    "bundled_weights",
+    "cache_dir",
+    "download",
+    "list_pretrained",
+    "pretrained_cfg",
+    "resolve",
+    "weight_file",
+]

@@ -3,12 +3,15 @@ training checkpoint (``last.pth``/``best.pth``) or a ``save_pretrained`` folder 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from torch import nn
 
+from .. import hub
 from ..factory import create_model
+from ..models import list_models
 from ..models._weights import CONFIG_NAME, WEIGHTS_NAME, read_checkpoint, sniff_container
 from ..train import LAST, load_checkpoint
 from ..train.checkpoint import model_from_checkpoint
@@ -23,7 +26,14 @@ class Trained:
     config: dict = field(default_factory=dict)  # the training run's settings (data, seed, val_split), if known
 
 
+#: what a released weights file (``visionmlp export release``) says about the data it was scored on
+PROVENANCE = ("data", "eval_split", "val_split", "seed")
+
+
 def load_trained(path: str | Path, use_ema: bool = False) -> Trained:
+    """``path`` may also be a tagged variant (``gmlp_s4_28.fashion_mnist``) with weights the hub resolves."""
+    if not Path(path).exists() and _tagged(str(path)):
+        path = hub.resolve(*str(path).split(".", 1))
     path = Path(path)
     if path.is_file() and sniff_container(path) == "safetensors":
         return _saved(path, use_ema)
@@ -43,10 +53,26 @@ def load_trained(path: str | Path, use_ema: bool = False) -> Trained:
 def _saved(weights: Path, use_ema: bool) -> Trained:
     if use_ema:
         raise ValueError(f"{weights} holds one set of weights (save_pretrained keeps no EMA copy); drop --ema")
-    config = read_checkpoint(weights).config
+    ckpt = read_checkpoint(weights)
+    config = ckpt.config
     if not config or "architecture" not in config:
         raise ValueError(f"{weights} has no {CONFIG_NAME} beside it naming its model; re-save it with save_pretrained")
     model = create_model(config["architecture"], pretrained=weights).eval()
     pcfg = model.pretrained_cfg
     labels = list(pcfg.label_names) if pcfg.label_names is not None else None
-    return Trained(model, weights, pcfg.to_dict(), labels)
+    provenance = {key: _value(ckpt.metadata[key]) for key in PROVENANCE if key in ckpt.metadata}
+    return Trained(model, weights, pcfg.to_dict(), labels, provenance)
+
+
+def _tagged(name: str) -> bool:
+    """Whether ``name`` is ``<registered variant>.<tag>``."""
+    variant, dot, tag = name.partition(".")
+    return bool(dot and tag) and variant in list_models()
+
+
+def _value(text: str):
+    """A header string back as the number it was written from (``"0.1"``), else as it is."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text

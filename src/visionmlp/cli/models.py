@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from .. import hub
 from ..models import build_model, get_entry, list_models
 from ..models._official_args import SIGNATURES
 from ..models._registry import variant_arguments
@@ -13,6 +14,11 @@ def register(sub) -> None:
     p = sub.add_parser("list-models", help="list registered model variants")
     p.add_argument("pattern", nargs="?", default="*", help="shell-style pattern, e.g. 'mixer_*'")
     p.add_argument("--family", help="only this family")
+    p.add_argument(
+        "--pretrained",
+        action="store_true",
+        help="one name.tag per weight file instead (official files and the project's own trained weights)",
+    )
     p.add_argument("--details", action="store_true", help="add family, input size and published figures")
     p.add_argument("--markdown", action="store_true", help="with --details: a Markdown table (the README's)")
     p.set_defaults(func=_list)
@@ -27,10 +33,11 @@ def register(sub) -> None:
 
 
 def _list(args) -> int:
-    names = list_models(args.pattern, family=args.family)
+    lister = hub.list_pretrained if args.pretrained else list_models
+    names = lister(args.pattern, family=args.family)
     if not names:
         raise ValueError(f"no model matches {args.pattern!r}" + (f" in family {args.family!r}" if args.family else ""))
-    if not args.details:
+    if not args.details or args.pretrained:
         print("\n".join(names))
         return 0
     rows = [_row(get_entry(name)) for name in names]

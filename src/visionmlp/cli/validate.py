@@ -7,12 +7,13 @@ import json
 from pathlib import Path
 
 from ..data import build_dataset, build_eval_transform, build_loader
+from ..data.builder import SPLITS
 from ..train import evaluate
 from ..train.distributed import DistContext, resolve_device
 from ..train.evaluate import EvalResult
 from ..utils.atomic import atomic_path, atomic_write_text
 from . import count, positive_int
-from ._trained import load_trained
+from ._trained import Trained, load_trained
 
 
 def register(sub) -> None:
@@ -20,7 +21,12 @@ def register(sub) -> None:
     p.add_argument("checkpoint", help="a run folder (its last.pth), a .pth written by `visionmlp train`, or a "
                                        "save_pretrained folder")  # fmt: skip
     p.add_argument("--data", help="data to score on (default: the run's; needed for a save_pretrained folder)")
-    p.add_argument("--split", default="val", choices=("train", "val"), help="split (default: val)")
+    p.add_argument(
+        "--split",
+        choices=SPLITS,
+        help="split (default: the one the weights were scored on, else val); test is the test set of data that "
+        "validates elsewhere (fashion-mnist:holdout)",
+    )
     p.add_argument("--limit", type=positive_int, help="score a fixed random subset of this many images")
     p.add_argument("--batch-size", type=positive_int, default=256)
     p.add_argument("--workers", type=count, default=0)
@@ -32,13 +38,32 @@ def register(sub) -> None:
 
 def _validate(args) -> int:
     trained = load_trained(args.checkpoint, use_ema=args.ema)
+    spec = args.data or trained.config.get("data")
+    split = args.split or trained.config.get("eval_split", "val")
+    result, classes = score(trained, spec, split, args.batch_size, args.workers, args.device, args.limit)
+    _report(result, classes)
+    folder = Path(args.output) if args.output else trained.path.parent
+    summary = {"checkpoint": str(trained.path), "data": spec, "split": split, "images": result.count,
+               "ema": args.ema, "top1": result.top1, "top5": result.top5, "loss": result.loss,
+               "per_class": dict(zip(classes, result.per_class, strict=True)),
+               "confusion": result.confusion.tolist()}  # fmt: skip
+    atomic_write_text(folder / "validation.json", json.dumps(summary, indent=2) + "\n")
+    png = _plot_confusion(result, classes, folder / "confusion.png")
+    print(f"wrote {folder / 'validation.json'}" + (f" and {png}" if png else " (confusion.png needs matplotlib)"))
+    return 0
+
+
+def score(
+    trained: Trained, spec: str | None, split: str, batch_size: int = 256, workers: int = 0, device: str = "auto",
+    limit: int | None = None,
+) -> tuple[EvalResult, tuple[str, ...]]:  # fmt: skip
+    """Evaluate a trained model on ``split`` of ``spec`` through its own eval transform, on its fastest
+    inference path (``for_inference`` changes the model in place); returns the result and the class names."""
     config, inp = trained.config, trained.input
-    spec = args.data or config.get("data")
     if spec is None:
-        raise ValueError(f"{args.checkpoint} does not name the data it was trained on; pass --data")
+        raise ValueError(f"{trained.path} does not name the data it was trained on; pass --data")
     # the run's own hold-out where the data has no validation split (defaults: runs saved before it existed)
-    dataset = build_dataset(spec, args.split, config.get("val_split", 0.1), seed=config.get("seed", 0))
-    dataset = dataset.limit(args.limit)
+    dataset = build_dataset(spec, split, config.get("val_split", 0.1), seed=config.get("seed", 0)).limit(limit)
     if trained.classes is not None and list(dataset.classes) != trained.classes:
         raise ValueError(f"{spec} has classes {list(dataset.classes)[:5]}..., the model was trained on "
                          f"{trained.classes[:5]}...; pass the data it was trained on")  # fmt: skip
@@ -47,21 +72,10 @@ def _validate(args) -> int:
                          "data it was trained on")  # fmt: skip
     dataset.transform = build_eval_transform(inp["input_size"], inp["mean"], inp["std"], crop_pct=inp["crop_pct"],
                                              interpolation=inp["interpolation"])  # fmt: skip
-    device = resolve_device(args.device)
-    loader = build_loader(dataset, args.batch_size, train=False, workers=args.workers)
-
+    device = resolve_device(device)
+    loader = build_loader(dataset, batch_size, train=False, workers=workers)
     model = trained.model.to(device).for_inference()
-    result = evaluate(model, loader, len(dataset.classes), DistContext(device=device))
-    _report(result, dataset.classes)
-    folder = Path(args.output) if args.output else trained.path.parent
-    summary = {"checkpoint": str(trained.path), "data": spec, "split": args.split, "images": result.count,
-               "ema": args.ema, "top1": result.top1, "top5": result.top5, "loss": result.loss,
-               "per_class": dict(zip(dataset.classes, result.per_class, strict=True)),
-               "confusion": result.confusion.tolist()}  # fmt: skip
-    atomic_write_text(folder / "validation.json", json.dumps(summary, indent=2) + "\n")
-    png = _plot_confusion(result, dataset.classes, folder / "confusion.png")
-    print(f"wrote {folder / 'validation.json'}" + (f" and {png}" if png else " (confusion.png needs matplotlib)"))
-    return 0
+    return evaluate(model, loader, len(dataset.classes), DistContext(device=device)), dataset.classes
 
 
 def _report(result: EvalResult, classes) -> None:

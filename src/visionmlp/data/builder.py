@@ -1,6 +1,9 @@
 """``build_dataset``: one name for every data source the CLI accepts.
 
-``spec`` is ``fashion-mnist`` (the installed IDX files), ``synthetic`` or ``synthetic:CxHxW``, or a path:
+``spec`` is ``fashion-mnist`` (the installed IDX files; its ``val`` split is the 10,000 test images),
+``fashion-mnist:holdout`` (train on 54,000 of the 60,000 training images, validate on the other 6,000, held
+out by a fixed seed so that every run shares them, and keep the test images for ``test`` alone: what recipes
+are chosen on), ``synthetic`` or ``synthetic:CxHxW``, or a path:
 a folder of Fashion-MNIST IDX files, a CIFAR-10/100 copy (python or binary layout), or an image folder:
 ``PATH/train`` (else ``PATH``) for training and ``PATH/val`` (or ``validation``, ``test``) for validation; without
 a validation folder, a seeded ``val_split`` fraction of the training images is held out for it, so that a run is
@@ -18,17 +21,27 @@ from .fashion_mnist import FASHION_MNIST_CLASSES, load_fashion_mnist
 from .image_folder import ImageFolder
 from .synthetic import SyntheticDataset
 
-SPLITS = ("train", "val")
+SPLITS = ("train", "val", "test")
+FASHION_MNIST_HOLDOUT = "fashion-mnist:holdout"
+# The hold-out of fashion-mnist:holdout is one fixed set, whatever a run's seed, so that runs compare on it.
+_HOLDOUT_SEED = 0
 _VAL_FOLDERS = ("val", "validation", "test")
 _SYNTHETIC = re.compile(r"^synthetic(?::(\d+)x(\d+)x(\d+))?$")
 _SYNTHETIC_SIZES = {"train": 1024, "val": 256}
 
 
 def build_dataset(spec: str, split: str = "train", val_split: float = 0.1, **kwargs) -> ImageDataset:
-    """The ``split`` (``train`` or ``val``) of ``spec``; ``val_split`` is the fraction held out of an image folder
-    that has no validation folder (seeded by ``seed``); ``kwargs`` (``transform``, ``seed``) go to the dataset."""
+    """The ``split`` (``train``, ``val`` or ``test``) of ``spec``; ``val_split`` is the fraction held out of an
+    image folder that has no validation folder (seeded by ``seed``) and of ``fashion-mnist:holdout``'s training
+    images; ``kwargs`` (``transform``, ``seed``) go to the dataset. ``test`` is the test set of the sources that
+    have one apart from their validation data (``fashion-mnist:holdout``); elsewhere it is the ``val`` split."""
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; valid splits: {', '.join(SPLITS)}")
+    if spec == FASHION_MNIST_HOLDOUT:
+        if split == "test":
+            return _fashion_mnist(None, "test", **kwargs)
+        return _fashion_mnist(None, "train", **kwargs).hold_out(val_split, _HOLDOUT_SEED, held=split == "val")
+    split = "val" if split == "test" else split
     if spec == "fashion-mnist":
         return _fashion_mnist(None, split, **kwargs)
     synthetic = _SYNTHETIC.match(spec)

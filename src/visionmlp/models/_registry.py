@@ -30,7 +30,8 @@ class WeightFile:
 
     ``file_name`` is the name ``pretrained=True`` looks for in ``$VISIONMLP_WEIGHTS_DIR`` (unique across
     the zoo, so several files can sit in one folder); ``format`` the converter that reads it
-    (``visionmlp.convert``); ``top1`` the ImageNet-1k top-1 its authors report, if any. ``direct`` is False
+    (``visionmlp.convert``); ``top1`` the top-1 it scores: the ImageNet-1k top-1 its authors report for an
+    official file, the test top-1 on the dataset its tag names for the project's own. ``direct`` is False
     where the authors share the file through a web page (OneDrive) rather than a link to the file: it is then
     never downloaded, and the error says which page to open and where to save the file.
     """

@@ -123,7 +123,10 @@ def _read_safetensors(path: Path) -> Checkpoint:
             state = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (safe_open is not iterable)
     except Exception as err:  # safetensors raises its own error types for corrupt or truncated files
         raise ValueError(f"{path} is not a readable safetensors file (truncated or corrupted?): {err}") from None
-    return Checkpoint(path, unwrap_state_dict(state, str(path)), "safetensors", metadata)
+    ckpt = Checkpoint(path, unwrap_state_dict(state, str(path)), "safetensors", metadata)
+    if ckpt.is_native and "config" in metadata:  # a single-file release carries its config in the header
+        ckpt.config = json.loads(metadata["config"])
+    return ckpt
 
 
 def _read_zip(path: Path) -> Checkpoint:
@@ -232,6 +235,21 @@ def save_pretrained(model: nn.Module, directory: str | Path) -> Path:
         save_file(state, str(tmp), metadata={"format": NATIVE_FORMAT, "architecture": name})
     atomic_write_text(directory / CONFIG_NAME, json.dumps(native_config(model), indent=2) + "\n")
     return directory
+
+
+def save_release(model: nn.Module, path: str | Path, provenance: dict[str, str]) -> Path:
+    """One float16 safetensors file that rebuilds ``model`` by itself: the floating-point weights halved (a
+    small model's file stays about 1 MB, the size a repository can hold), the native config and ``provenance``
+    (what it was trained on, its measured top-1, the command) in the header. ``create_model(name,
+    pretrained=path)`` reads it back into the model's own dtype."""
+    from safetensors.torch import save_file
+
+    state = {k: v.half() if v.is_floating_point() else v for k, v in _unshared(model.state_dict()).items()}
+    name = getattr(model, "model_name", type(model).__name__)
+    metadata = {**provenance, "format": NATIVE_FORMAT, "architecture": name, "config": json.dumps(native_config(model))}
+    with atomic_path(Path(path)) as tmp:
+        save_file(state, str(tmp), metadata=metadata)
+    return Path(path)
 
 
 def native_config(model: nn.Module) -> dict:

@@ -29,7 +29,8 @@ _TYPES = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,), 
 class TrainConfig:
     # what to train, on what, where to
     model: str = _opt("mixer_s4_28", "registered model name (`visionmlp list-models`)")
-    data: str = _opt("fashion-mnist", "fashion-mnist, synthetic[:CxHxW], or a path (IDX / CIFAR / image folder)")
+    data: str = _opt("fashion-mnist", "fashion-mnist, fashion-mnist:holdout (validated on 6,000 held-out training "
+                     "images), synthetic[:CxHxW], or a path (IDX / CIFAR / image folder)")  # fmt: skip
     output: str | None = _opt(None, "run folder for checkpoints and logs (default: runs/<model>-<timestamp>)")
     pretrained: str | None = _opt(None, "initial weights: a save_pretrained folder or an official file")
     resume: str | None = _opt(None, "resume from a checkpoint file or a run folder (its last.pth)")
