@@ -249,3 +249,25 @@ def test_every_epoch_says_where_its_time_went():
         assert sum(spent) <= row["elapsed_s"] + 0.05  # the phases are parts of the run's time, not more
     lines = [line for line in said if line.startswith("  time: ")]
     assert len(lines) == 2 and all(phase in lines[0] for phase in PHASES)
+
+
+def test_the_loss_is_read_at_sync_points_only(monkeypatch):
+    """Reading the loss syncs a GPU: it happens every SYNC_EVERY steps and at the epoch's end, and the epoch's mean
+    loss is still that of every step."""
+    from visionmlp.train import loop
+
+    monkeypatch.setattr(loop, "SYNC_EVERY", 3)
+    reads, seen = [], []
+    original = loop.Trainer._flush_losses
+
+    def counting(self):
+        seen.extend(float(v) for v in self._pending_losses)
+        reads.append(self.state.global_step)
+        return original(self)
+
+    monkeypatch.setattr(loop.Trainer, "_flush_losses", counting)
+    torch.manual_seed(0)
+    trainer = _trainer(create_model("mixer_s4_28", **TINY), batch_size=8)  # 8 steps
+    result = trainer.fit()
+    assert reads == [3, 6, 8]
+    assert result.state.rows[0]["train_loss"] == pytest.approx(sum(seen) / len(seen))

@@ -42,6 +42,8 @@ from .schedule import WarmupSchedule
 
 #: the largest share of a run's steps the learning-rate warm-up may take
 MAX_WARMUP = 0.2
+#: steps between reads of the loss (a device sync) and, under DDP, between the collective stop checks
+SYNC_EVERY = 10
 
 
 class NonFiniteLossError(RuntimeError):
@@ -174,6 +176,7 @@ class Trainer:
         self.clock = PhaseClock()  # where this epoch's time goes (train/phases.py)
         self._reserve = 0.0  # seconds of the time budget kept for the final validation
         self._budget_position = 0.0  # the schedule's furthest position under a time budget
+        self._pending_losses: list[torch.Tensor] = []  # step losses not read yet (see SYNC_EVERY)
         self.saver = CheckpointSaver(self.output) if self.output is not None else None
         self._rng_to_restore: dict | None = None
 
@@ -205,6 +208,8 @@ class Trainer:
         self._rng_to_restore = ckpt["rng"]
 
     def _save(self, is_best: bool = False) -> Path | None:
+        if self._pending_losses:  # the saved running loss must be the one an uninterrupted run has
+            self._flush_losses()
         if self.saver is None:
             return None
         bad = _first_nonfinite(self.model.named_parameters())
@@ -262,14 +267,16 @@ class Trainer:
             images += cfg.batch_size
             st.elapsed = elapsed_before + time.perf_counter() - session_start
             if loss is not None:
-                st.epoch_loss_sum += loss
-                st.epoch_loss_count += 1
-                logger.step(st.global_step, {"loss": loss, "lr": lr})
+                self._pending_losses.append(loss)
+            sync = st.global_step % SYNC_EVERY == 0 or st.step_in_epoch == self.steps_per_epoch
+            if sync and self._pending_losses:
+                logger.step(st.global_step, {"loss": self._flush_losses(), "lr": lr})
             running = st.epoch_loss_sum / max(1, st.epoch_loss_count)
             bar.update(task, advance=1, loss=running, rate=images / max(1e-9, time.perf_counter() - start))
             self._reserve = self._validation_reserve(images, time.perf_counter() - start)
             over_budget = cfg.time_budget is not None and st.elapsed + self._reserve >= cfg.time_budget
-            if self.ctx.any(self.stop.requested or over_budget):
+            # one process decides alone every step; ranks agree through a collective, so only at sync points
+            if (sync or not self.ctx.distributed) and self.ctx.any(self.stop.requested or over_budget):
                 stopped = "signal" if self.ctx.any(self.stop.requested) else "time budget"
                 break
             if cfg.checkpoint_every and st.global_step % cfg.checkpoint_every == 0:
@@ -288,11 +295,26 @@ class Trainer:
             step = max(step, self._budget_position)
         return step
 
-    def _step(self, micro_batches: list) -> float | None:
-        """One optimizer step over ``accum_steps`` micro-batches; the mean loss, or None if skipped."""
+    def _flush_losses(self) -> float:
+        """Read the losses of the steps since the last read (one device sync) into the epoch's running sum;
+        returns the last step's loss."""
+        st = self.state
+        losses = torch.stack(self._pending_losses).float().cpu()
+        self._pending_losses.clear()
+        st.epoch_loss_sum += float(losses.sum())
+        st.epoch_loss_count += len(losses)
+        return float(losses[-1])
+
+    def _step(self, micro_batches: list) -> torch.Tensor | None:
+        """One optimizer step over ``accum_steps`` micro-batches; the mean loss (a tensor on the device, read
+        at sync points only), or None if skipped.
+
+        No loss is read here: a NaN/Inf loss makes the gradients NaN/Inf, which the gradient-norm check catches
+        on the same step (and, after DDP's all-reduce, on every rank alike, with no collective of its own).
+        """
         cfg, st = self.cfg, self.state
         self.optimizer.zero_grad(set_to_none=True)
-        losses, culprit = [], None  # culprit: the tensor that went NaN/Inf
+        losses = []
         for i, (x, y) in enumerate(micro_batches):
             x = x.to(self.ctx.device, non_blocking=True, memory_format=self.memory_format)
             y = y.to(self.ctx.device, non_blocking=True)
@@ -313,30 +335,25 @@ class Trainer:
                     if taught is not None:
                         distilled = distillation_loss(logits, taught, cfg.distill, cfg.distill_tau)
                         loss = (1 - cfg.distill_alpha) * loss + cfg.distill_alpha * distilled
-                    value = loss.item()
-                if culprit is None and not math.isfinite(value):
-                    culprit = "the loss"
-                if self.ctx.any(culprit is not None):
-                    culprit = culprit or "the loss on another process"
-                    continue  # every rank skips the rest: no gradient all-reduce is left half-done
                 with self.clock("backward"):
                     (loss / len(micro_batches)).backward()
-            losses.append(value)
+            losses.append(loss.detach())
         st.global_step += 1
         st.step_in_epoch += 1
+        loss = torch.stack(losses).mean()
         with self.clock("optimizer"):
-            if culprit is None:
-                culprit = self._check_gradients()
+            culprit = self._check_gradients(loss)
             if culprit is not None:
                 return self._skip_batch(culprit)
             self.optimizer.step()
         if self.ema is not None:
             with self.clock("ema"):
                 self.ema.update(self.model)
-        return sum(losses) / len(losses)
+        return loss
 
-    def _check_gradients(self) -> str | None:
-        """Clip the gradient norm if asked; name the first NaN/Inf gradient, if the norm says there is one.
+    def _check_gradients(self, loss: torch.Tensor) -> str | None:
+        """Clip the gradient norm if asked; when the norm is NaN/Inf, name the culprit: this process's loss if it
+        is NaN/Inf, else the first NaN/Inf gradient.
 
         The norm is one fused reduction (clipping computes it anyway); after DDP's all-reduce every rank
         holds the same gradients, so all of them reach the same verdict without a collective.
@@ -350,6 +367,8 @@ class Trainer:
             norm = nn.utils.get_total_norm([p.grad for p in params])
         if math.isfinite(norm.item()):
             return None
+        if not math.isfinite(loss.item()):
+            return "the loss"
         grads = ((name, p.grad) for name, p in self.model.named_parameters() if p.grad is not None)
         return f"the gradient of {_first_nonfinite(grads)}"
 
@@ -383,6 +402,8 @@ class Trainer:
         (an epoch cut short by the time budget keeps its position, so the run can be resumed). The time it takes
         counts in the time budget; None, with nothing recorded, when a stop request cuts it short."""
         cfg, st = self.cfg, self.state
+        if self._pending_losses:
+            self._flush_losses()
         sums = self.ctx.all_reduce_sum(torch.tensor([st.epoch_loss_sum, float(st.epoch_loss_count)]))
         train_loss = float(sums[0] / sums[1]) if sums[1] else float("nan")
         start = time.perf_counter()
