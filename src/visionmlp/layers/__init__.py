@@ -1,7 +1,9 @@
 """Small single-purpose building blocks shared by the model families."""
 
+from .conv_nhwc import ConvNHWC, Downsample
 from .drop import DropPath
 from .init import lecun_normal_, trunc_normal_
+from .linear import Linear
 from .mlp import Mlp
 from .norm import Affine, LayerNorm2d
 from .patch import PatchEmbed
@@ -10,8 +12,11 @@ from .token_linear import TokenLinear
 
 __all__ = [
     "Affine",
+    "ConvNHWC",
+    "Downsample",
     "DropPath",
     "LayerNorm2d",
+    "Linear",
     "Mlp",
     "PatchEmbed",
     "StdConv2d",

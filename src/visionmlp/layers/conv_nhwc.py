@@ -40,3 +40,16 @@ class ConvNHWC(Prepackable, nn.Conv2d):
     def pack(self) -> None:
         """Prepack a pointwise convolution's weight as a Linear's (others have nothing to pack)."""
         self._packed = (pack_weight(self.weight.flatten(1)),) if self.pointwise else ()
+
+
+class Downsample(nn.Module):
+    """A stage transition on a channels-last map: one convolution, named ``proj`` as the official codes name it
+    (ViP, DynaMixer and S2-MLPv2: non-overlapping ``k x k`` stride ``k``, stride 1 being a width change only;
+    CycleMLP: 3x3 stride 2 padding 1)."""
+
+    def __init__(self, in_dim: int, out_dim: int, kernel_size: int, stride: int, padding: int = 0):
+        super().__init__()
+        self.proj = ConvNHWC(in_dim, out_dim, kernel_size=kernel_size, stride=stride, padding=padding)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.proj(x)

@@ -19,6 +19,7 @@ from torch import nn
 from ..layers import DropPath, Mlp, PatchEmbed, trunc_normal_
 from ..layers._helpers import to_2tuple
 from ..layers.branch_sum import weighted_branch_sum
+from ..layers.conv_nhwc import Downsample
 from ..layers.drop import drop_path_rates
 from ..layers.linear import Linear
 from ._base import VisionModel
@@ -74,17 +75,6 @@ class PermutatorBlock(nn.Module):
     def _branch(self, y: torch.Tensor) -> torch.Tensor:
         y = self.drop_path(y)
         return y if self.skip_lam == 1 else y / self.skip_lam  # x / 1.0 is x: skip the pass over the map
-
-
-class Downsample(nn.Module):
-    """Non-overlapping ``stride x stride`` convolution on a channels-last map (stride 1: a width change)."""
-
-    def __init__(self, in_dim: int, out_dim: int, stride: int):
-        super().__init__()
-        self.proj = nn.Conv2d(in_dim, out_dim, kernel_size=stride, stride=stride)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.proj(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
 
 
 class PermutatorStage(nn.Module):
@@ -159,7 +149,8 @@ class PermutatorNet(VisionModel):
         for i, (depth, dim) in enumerate(zip(layers, embed_dims, strict=True)):
             downsample = None
             if i > 0 and (transitions[i - 1] or embed_dims[i - 1] != dim):
-                downsample = Downsample(embed_dims[i - 1], dim, 2 if transitions[i - 1] else 1)
+                stride = 2 if transitions[i - 1] else 1
+                downsample = Downsample(embed_dims[i - 1], dim, kernel_size=stride, stride=stride)
             start = sum(layers[:i])
             blocks = [
                 PermutatorBlock(dim, mixer_factory(i, dim), mlp_ratios[i], dpr[start + j], skip_lam)

@@ -58,7 +58,7 @@ def _pad_to_multiple(x: torch.Tensor, multiple: int, channels_last: bool) -> tor
     return F.pad(x, (0, 0, 0, pad_w, 0, pad_h) if channels_last else (0, pad_w, 0, pad_h))
 
 
-class ConvMlp(nn.Module):
+class PointwiseMlp(nn.Module):
     """The official channel MLP: Conv1x1 -> GELU -> Conv1x1 (names fc1/fc2), on (B, H, W, C) maps."""
 
     def __init__(self, dim: int, hidden: int, drop: float = 0.0):
@@ -108,7 +108,7 @@ class AxialShiftedBlock(nn.Module):
         self.norm1 = group_norm(dim)
         self.axial_shift = AxialShift(dim, shift_size, as_bias)
         self.norm2 = group_norm(dim)
-        self.mlp = ConvMlp(dim, int(dim * mlp_ratio), drop)
+        self.mlp = PointwiseMlp(dim, int(dim * mlp_ratio), drop)
         self.drop_path = DropPath(drop_path)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -130,7 +130,7 @@ class PatchMerging(nn.Module):
         return self.reduction(self.norm(x))  # (B, H/2, W/2, 4C) -> (B, H/2, W/2, 2C)
 
 
-class PatchEmbed(nn.Module):
+class NormedPatchEmbed(nn.Module):
     """Non-overlapping Conv patch x patch, then GroupNorm (the official ``patch_norm=True``): NCHW image in,
     (B, H, W, C) map out."""
 
@@ -178,7 +178,7 @@ class ASMLP(VisionModel):
         self.in_chans = in_chans
         self.img_size = to_2tuple(img_size)
         self.fixed_img_size = None  # the shift has no weight tied to the grid
-        self.stem = PatchEmbed(patch_size, in_chans, embed_dim)
+        self.stem = NormedPatchEmbed(patch_size, in_chans, embed_dim)
         self.pos_drop = nn.Dropout(drop_rate)
         dpr = drop_path_rates(drop_path_rate, sum(depths))
         self.stages = nn.ModuleList(

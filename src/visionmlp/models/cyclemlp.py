@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from ..layers._helpers import to_2tuple
-from ..layers.conv_nhwc import ConvNHWC
+from ..layers.conv_nhwc import Downsample
 from ..layers.drop import drop_path_rates
 from ..layers.linear import activated_linear
 from ..layers.packed_linear import Prepackable, pack_weight
@@ -78,17 +78,6 @@ class CycleMixer(BranchReweightMixer):
 
     def mix_width(self, x: torch.Tensor) -> torch.Tensor:
         return self.sfc_w(x)
-
-
-class Downsample(nn.Module):
-    """The stage transition: Conv 3x3 stride 2 (padding 1) on the channels-last map."""
-
-    def __init__(self, in_dim: int, out_dim: int):
-        super().__init__()
-        self.proj = ConvNHWC(in_dim, out_dim, kernel_size=3, stride=2, padding=1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.proj(x)
 
 
 class CycleStage(nn.Module):
@@ -158,7 +147,11 @@ class CycleMLP(ChannelsLastStages):
         for i, depth in enumerate(layers):
             start = sum(layers[:i])
             transition = i > 0 and transitions[i - 1]
-            downsample = Downsample(embed_dims[i - 1], embed_dims[i]) if transition else nn.Identity()
+            downsample = (
+                Downsample(embed_dims[i - 1], embed_dims[i], kernel_size=3, stride=2, padding=1)
+                if transition
+                else nn.Identity()
+            )
             reductions.append(reductions[-1] * (2 if transition else 1) if i else stem_stride)
             self.stages.append(
                 CycleStage(

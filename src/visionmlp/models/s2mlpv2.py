@@ -22,7 +22,7 @@ from torch import nn
 from ..layers import DropPath, Mlp
 from ..layers._helpers import to_2tuple
 from ..layers.branch_sum import weighted_branch_sum
-from ..layers.conv_nhwc import ConvNHWC
+from ..layers.conv_nhwc import Downsample
 from ..layers.drop import drop_path_rates
 from ..layers.linear import Linear
 from ..layers.shift import ChannelShift, quad_offsets
@@ -86,23 +86,12 @@ class S2v2Block(nn.Module):
         return x + self.drop_path(self.mlp(self.norm2(x)))
 
 
-class Downsample(nn.Module):
-    """Conv 2x2 stride 2 between the stages (ViP's transition), on the channels-last map."""
-
-    def __init__(self, in_dim: int, out_dim: int):
-        super().__init__()
-        self.proj = ConvNHWC(in_dim, out_dim, kernel_size=2, stride=2)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.proj(x)
-
-
 class S2v2Stage(nn.Module):
     def __init__(
         self, in_dim: int, dim: int, depth: int, mlp_ratio: float, drop: float, dpr: list[float], downsample: bool
     ):
         super().__init__()
-        self.downsample = Downsample(in_dim, dim) if downsample else nn.Identity()
+        self.downsample = Downsample(in_dim, dim, kernel_size=2, stride=2) if downsample else nn.Identity()
         self.blocks = nn.Sequential(*[S2v2Block(dim, mlp_ratio, drop, dpr[j]) for j in range(depth)])
 
 
