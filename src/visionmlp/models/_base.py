@@ -17,7 +17,10 @@ from torch.utils.checkpoint import checkpoint
 from ..layers import PatchEmbed, trunc_normal_
 from ..layers._helpers import to_2tuple
 from ..layers.linear import Linear
+from ..layers.packed_linear import Prepackable
 from ._features import FeatureInfo, resolve_indices
+from ._fuse import fuse_model
+from ._weights import save_pretrained
 
 
 class VisionModel(nn.Module):
@@ -204,9 +207,8 @@ class VisionModel(nn.Module):
 
     def fuse(self) -> VisionModel:
         """Fold inference-time constants into adjacent weights (BatchNorm into convs, ResMLP's Affine and
-        LayerScale into its Linears); exact to rounding, idempotent, eval mode only. See ``models/_fuse.py``."""
-        from ._fuse import fuse_model
-
+        LayerScale into its Linears); exact to rounding, idempotent, eval mode only. Every block that can be
+        folded does it in its own ``fuse()``; see ``models/_fuse.py``."""
         return fuse_model(self)
 
     def pack(self) -> VisionModel:
@@ -214,8 +216,6 @@ class VisionModel(nn.Module):
         activations after them fused in (``layers/packed_linear.py``); call after ``.to(dtype)`` and
         ``fuse()``. A cache, not state: training, a dtype change or an in-place weight update falls back to
         the unpacked path until ``pack()`` runs again."""
-        from ..layers.packed_linear import Prepackable
-
         for module in self.modules():
             if isinstance(module, Prepackable):
                 module.pack()
@@ -231,8 +231,6 @@ class VisionModel(nn.Module):
     def save_pretrained(self, directory) -> None:
         """Write ``model.safetensors`` + ``config.json`` to ``directory``; ``create_model(name, pretrained=directory)``
         rebuilds this model from them (see ``models/_weights.py``)."""
-        from ._weights import save_pretrained
-
         save_pretrained(self, directory)
 
     def no_weight_decay(self) -> set[str]:

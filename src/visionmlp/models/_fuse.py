@@ -1,7 +1,11 @@
 """``VisionModel.fuse()``: fold inference-time constants into the weights next to them.
 
 In eval mode some layers are fixed affine maps of their input, and an affine map before or after a
-Linear or a convolution can be folded into its weight and bias, removing a pass over the activations:
+Linear or a convolution can be folded into its weight and bias, removing a pass over the activations.
+Each block that can be folded says how, in its own ``fuse()`` (returning itself, folded in place, or the
+module that replaces it), as timm's ``reparameterize_model`` asks each module; :func:`fuse_model` walks
+the model and asks every block, so a new block gets fused by defining ``fuse()``, with no list here to
+update. The folds this module offers them:
 
 * BatchNorm after a convolution (ConvMLP's tokenizer and conv stage, ResNet): ``conv -> BN`` becomes one
   conv with ``w * g / sqrt(var + eps)`` and a bias.
@@ -23,7 +27,6 @@ from torch import nn
 
 from ..layers import Affine
 from ..layers.token_linear import mix_tokens
-from . import resmlp
 
 
 @torch.no_grad()
@@ -74,9 +77,9 @@ class FusedTokenMix(nn.Module):
 
 
 class FusedResBlock(nn.Module):
-    """A ResMLP block after :func:`fuse_model`: ``x += FusedTokenMix(x) ; x += MLP'(x)``."""
+    """A ResMLP block after fusing (``resmlp.ResBlock.fuse``): ``x += FusedTokenMix(x) ; x += MLP'(x)``."""
 
-    def __init__(self, block: resmlp.ResBlock):
+    def __init__(self, block: nn.Module):
         super().__init__()
         self.token_mix = FusedTokenMix(block.norm1, block.linear_tokens, block.ls1)
         self.mlp_channels = block.mlp_channels
@@ -88,31 +91,43 @@ class FusedResBlock(nn.Module):
         return x + self.mlp_channels(x)
 
 
-def _fold_batchnorms(model: nn.Module) -> None:
-    """Fold every BatchNorm2d that directly follows a Conv2d: ``convK``/``bnK`` attribute pairs (ConvMLP,
-    ResNet blocks and stem) and ``Sequential(conv, bn)`` (ResNet's projection shortcuts)."""
-    for module in list(model.modules()):
-        if isinstance(module, nn.Sequential):
-            layers = list(module)
-            for i in range(len(layers) - 1):
-                if isinstance(layers[i], nn.Conv2d) and isinstance(layers[i + 1], nn.BatchNorm2d):
-                    fold_bn_into_conv(layers[i], layers[i + 1])
-                    module[i + 1] = nn.Identity()
-        for name, child in list(module.named_children()):
-            if isinstance(child, nn.BatchNorm2d) and name.startswith("bn"):
-                conv = getattr(module, "conv" + name[2:], None)
-                if isinstance(conv, nn.Conv2d):
-                    fold_bn_into_conv(conv, child)
-                    setattr(module, name, nn.Identity())
+def fold_conv_bn_pairs(module: nn.Module, count: int) -> nn.Module:
+    """Fold ``bnK`` into ``convK`` for K = 1..count (the BatchNorm becomes ``nn.Identity``); already folded
+    pairs are left alone. Returns ``module``."""
+    for k in range(1, count + 1):
+        conv, bn = getattr(module, f"conv{k}"), getattr(module, f"bn{k}")
+        if isinstance(bn, nn.BatchNorm2d):
+            fold_bn_into_conv(conv, bn)
+            setattr(module, f"bn{k}", nn.Identity())
+    return module
+
+
+def fold_conv_bn_sequence(seq: nn.Sequential) -> nn.Sequential:
+    """Fold every BatchNorm2d that directly follows a Conv2d inside ``seq`` (torchvision's projection shortcut)."""
+    for i in range(len(seq) - 1):
+        if isinstance(seq[i], nn.Conv2d) and isinstance(seq[i + 1], nn.BatchNorm2d):
+            fold_bn_into_conv(seq[i], seq[i + 1])
+            seq[i + 1] = nn.Identity()
+    return seq
 
 
 def fuse_model(model: nn.Module) -> nn.Module:
-    """Fold what can be folded for inference (see the module docstring); returns ``model``."""
+    """Ask every block below ``model`` for its ``fuse()`` and put what it returns in its place; returns ``model``.
+
+    A block's ``fuse()`` folds what lies inside it (its children included), so a replaced block's children are
+    not asked again.
+    """
     if model.training:
         raise RuntimeError("fuse() folds inference-time statistics; call model.eval() first")
-    _fold_batchnorms(model)
-    for module in list(model.modules()):
-        for name, child in list(module.named_children()):
-            if isinstance(child, resmlp.ResBlock):
-                setattr(module, name, FusedResBlock(child))
+    _fuse_children(model)
     return model
+
+
+def _fuse_children(module: nn.Module) -> None:
+    for name, child in list(module.named_children()):
+        if callable(getattr(child, "fuse", None)):
+            fused = child.fuse()
+            if fused is not child:
+                setattr(module, name, fused)
+        else:
+            _fuse_children(child)

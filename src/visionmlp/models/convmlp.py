@@ -20,6 +20,7 @@ from ..layers.conv_nhwc import ConvNHWC
 from ..layers.drop import drop_path_rates
 from ._base import VisionModel
 from ._features import FeatureInfo
+from ._fuse import fold_conv_bn_pairs
 from ._registry import (
     PretrainedCfg,
     Published,
@@ -53,6 +54,10 @@ class ConvTokenizer(nn.Module):
         x = self.act(self.bn2(self.conv2(x)))
         return self.pool(self.act(self.bn3(self.conv3(x))))
 
+    def fuse(self) -> nn.Module:
+        """Each BatchNorm folded into the convolution before it (inference only)."""
+        return fold_conv_bn_pairs(self, 3)
+
 
 class ConvBottleneck(nn.Module):
     """x + ReLU(BN(1x1 -> hidden)) -> ReLU(BN(3x3)) -> ReLU(BN(1x1 -> dim)); the ReLU ends the branch."""
@@ -71,6 +76,10 @@ class ConvBottleneck(nn.Module):
         y = self.act(self.bn1(self.conv1(x)))
         y = self.act(self.bn2(self.conv2(y)))
         return x + self.act(self.bn3(self.conv3(y)))
+
+    def fuse(self) -> nn.Module:
+        """Each BatchNorm folded into the convolution before it (inference only)."""
+        return fold_conv_bn_pairs(self, 3)
 
 
 class ConvMlpBlock(nn.Module):

@@ -17,6 +17,7 @@ from torch import nn
 
 from ..layers import Affine, DropPath, Mlp, trunc_normal_
 from ..layers.token_linear import TokenLinear
+from ._fuse import FusedResBlock
 from ._isotropic import PatchTokenModel
 from ._registry import (
     PretrainedCfg,
@@ -50,6 +51,10 @@ class ResBlock(nn.Module):
     def forward(self, x: torch.Tensor, grid: tuple[int, int] | None = None) -> torch.Tensor:  # x: (B, N, C)
         x = x + self.drop_path(self.ls1 * self.linear_tokens(self.norm1(x), grid))
         return x + self.drop_path(self.ls2 * self.mlp_channels(self.norm2(x)))
+
+    def fuse(self) -> FusedResBlock:
+        """The Affines and LayerScales folded into the Linears next to them (``_fuse.py``); inference only."""
+        return FusedResBlock(self)
 
 
 class ResMLP(PatchTokenModel):

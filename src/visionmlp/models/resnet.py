@@ -22,6 +22,7 @@ from ..layers._helpers import to_2tuple
 from ..layers.std_conv import StdConv2d
 from ._base import VisionModel
 from ._features import FeatureInfo
+from ._fuse import fold_conv_bn_pairs, fold_conv_bn_sequence
 from ._registry import (
     INCEPTION_MEAN,
     INCEPTION_STD,
@@ -123,6 +124,10 @@ class BasicBlock(nn.Module):
         out = self.relu(self.bn1(self.conv1(x)))
         return self.relu(self.bn2(self.conv2(out)) + shortcut)
 
+    def fuse(self) -> nn.Module:
+        """Each BatchNorm folded into the convolution before it, the shortcut's too (inference only)."""
+        return _fuse_block(self, 2)
+
 
 class Bottleneck(nn.Module):
     """1x1 reduce -> 3x3 (carries the stride, "v1.5") -> 1x1 expand by 4, BN after each, residual."""
@@ -148,6 +153,16 @@ class Bottleneck(nn.Module):
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.relu(self.bn2(self.conv2(out)))
         return self.relu(self.bn3(self.conv3(out)) + shortcut)
+
+    def fuse(self) -> nn.Module:
+        """Each BatchNorm folded into the convolution before it, the shortcut's too (inference only)."""
+        return _fuse_block(self, 3)
+
+
+def _fuse_block(block: nn.Module, convs: int) -> nn.Module:
+    if isinstance(block.downsample, nn.Sequential):
+        fold_conv_bn_sequence(block.downsample)
+    return fold_conv_bn_pairs(block, convs)
 
 
 _BLOCKS = {"basic": BasicBlock, "bottleneck": Bottleneck}
@@ -221,6 +236,13 @@ class ResNet(_StagedCNN):
 
     def _stem(self, x: torch.Tensor) -> torch.Tensor:
         return self.maxpool(self.relu(self.bn1(self.conv1(x))))
+
+    def fuse(self) -> ResNet:
+        """The stem's BatchNorm folded into its convolution, then every block's (inference only)."""
+        if self.training:
+            raise RuntimeError("fuse() folds inference-time statistics; call model.eval() first")
+        fold_conv_bn_pairs(self, 1)
+        return super().fuse()
 
 
 # ----- BiT ResNet-v2 -----------------------------------------------------------------------------
