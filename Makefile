@@ -32,8 +32,8 @@ lint: $(STAMP)
 
 # The fast-path and precision tests run twice: on this CPU, then capped to AVX2 (scripts/as-cpu-kind.sh), so
 # that both sides of every fast path run in every CI whatever CPU it lands on.
-FAST_PATH_TESTS := tests/test_capabilities.py tests/test_packed_linear.py tests/test_linear.py \
-	tests/test_bench_harness.py tests/test_cli_train.py
+FAST_PATH_TESTS := tests/layers/test_capabilities.py tests/layers/test_packed_linear.py tests/layers/test_linear.py \
+	tests/bench/test_bench_harness.py tests/cli/test_cli_train.py
 
 test: setup lint
 	$(PY) -m pytest -q -m "not slow"
@@ -44,7 +44,7 @@ slow: setup
 
 # Train and validate in a loop for VISIONMLP_SOAK_SECONDS (default 120); fails if RSS or open files grow.
 soak: setup
-	$(PY) -m pytest -q -m slow tests/test_soak.py
+	$(PY) -m pytest -q -m slow tests/reliability/test_soak.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

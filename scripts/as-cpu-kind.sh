@@ -2,7 +2,7 @@
 # Run a command as on a CPU of a lesser kind: PyTorch, oneDNN and MKL capped to that kind's instructions, so the
 # capability probe (src/visionmlp/utils/capabilities.py) answers for it and the kernels are that kind's.
 #   scripts/as-cpu-kind.sh avx2 make demo
-#   scripts/as-cpu-kind.sh avx2 .venv/bin/python -m pytest tests/test_packed_linear.py
+#   scripts/as-cpu-kind.sh avx2 .venv/bin/python -m pytest tests/layers/test_packed_linear.py
 # On an AMD EPYC with AVX-512 (Zen 4, whose AVX-512 runs on 256-bit units) this is close to an AVX2-only EPYC:
 # float32 at AVX2 width, no bfloat16 kernels (bfloat16 autocast emulated, many times slower). It cannot raise a
 # CPU above its own kind.

@@ -9,13 +9,12 @@ import pytest
 import torch
 
 import visionmlp
+from helpers.official import FIXTURES, fixture_model, load_fixture, max_abs_diff, write_official
 from visionmlp import hub
 from visionmlp.convert import CONVERTERS, StateDictMismatchError
 from visionmlp.formats import detect_format
 from visionmlp.models import get_entry
 from visionmlp.utils import WriteError, atomic_path
-
-from official import FIXTURES, fixture_model, load_fixture, max_abs_diff, write_official
 
 TINY_MIXER = dict(img_size=32, patch_size=8, embed_dim=32, num_blocks=2, tokens_mlp_dim=16, channels_mlp_dim=64)
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from randomised import ONE_PER_FAMILY, randomised, sample_input
+from helpers.randomised import ONE_PER_FAMILY, randomised, sample_input
 from visionmlp.layers import linear as linear_module
 from visionmlp.layers.conv_nhwc import ConvNHWC
 from visionmlp.layers.linear import Linear

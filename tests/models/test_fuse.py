@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 import visionmlp
-from randomised import ONE_PER_FAMILY, randomised, sample_input
+from helpers.randomised import ONE_PER_FAMILY, randomised, sample_input
 from visionmlp.layers import Affine
 from visionmlp.models import get_entry
 

@@ -9,10 +9,9 @@ import pytest
 import torch
 
 import visionmlp
+from helpers.official import fixture_model, load_fixture, write_official
 from visionmlp import hub
 from visionmlp.models._official_args import SIGNATURES, describe
-
-from official import fixture_model, load_fixture, write_official
 
 
 def _args(model):

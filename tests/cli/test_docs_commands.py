@@ -13,7 +13,7 @@ import pytest
 
 from visionmlp.cli import build_parser
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 COMMAND = re.compile(r"(?:^|\s-m )visionmlp(?:\.cli)? (?P<args>.*)")
 
 

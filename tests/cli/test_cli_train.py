@@ -18,7 +18,7 @@ from visionmlp.models._base import VisionModel
 from visionmlp.train import load_checkpoint
 from visionmlp.utils.capabilities import capabilities
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TINY = "{embed_dim: 16, num_blocks: 1, tokens_mlp_dim: 8, channels_mlp_dim: 16}"
 QUICK = ["--workers", "0", "--no-progress", "--batch-size", "16", "--limit-train", "32", "--limit-val", "32"]
 

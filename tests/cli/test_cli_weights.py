@@ -4,9 +4,8 @@ import pytest
 import torch
 
 import visionmlp
+from helpers.official import FIXTURES, fixture_model, load_fixture, max_abs_diff, write_official
 from visionmlp.cli import main
-
-from official import FIXTURES, fixture_model, load_fixture, max_abs_diff, write_official
 
 
 @pytest.mark.parametrize("fixture", FIXTURES)

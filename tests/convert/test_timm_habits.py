@@ -12,7 +12,7 @@ from PIL import Image
 import visionmlp
 from visionmlp.data import create_transform, resolve_data_config
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_tagged_names_and_pretrained_listing(monkeypatch, tmp_path):

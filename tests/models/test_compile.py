@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import visionmlp
-from randomised import ONE_PER_FAMILY
+from helpers.randomised import ONE_PER_FAMILY
 from visionmlp.models import get_entry
 
 

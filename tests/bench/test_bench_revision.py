@@ -10,7 +10,7 @@ import torch
 
 import visionmlp
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
 import bench_revision  # noqa: E402  (a script, not a module of the package)
 
