@@ -1,8 +1,8 @@
-"""Official weight files, the project's own trained weights, and how ``pretrained=True`` finds them.
+"""How ``pretrained=True`` finds a variant's weight files: resolving and downloading only.
 
-``OFFICIAL_WEIGHTS`` lists, per registered variant, the files its authors published (URLs checked against
-the official repositories' code and READMEs; files that could not be verified, such as ViP's Google Drive
-links, are left out). Resolution, first hit wins:
+Each variant registers the files its authors published with its table entry (``models/<family>.py``:
+``weights=``; URLs checked against the official repositories' code and READMEs, files that could not be
+verified, such as ViP's Google Drive links, left out). Resolution, first hit wins:
 
 1. ``$VISIONMLP_WEIGHTS_DIR/<file_name>``: the offline route, a folder the user filled by hand;
 2. ``$VISIONMLP_CACHE`` (default ``~/.cache/visionmlp``)``/<file_name>``: an earlier download;
@@ -37,82 +37,13 @@ OFFLINE_ENV = "VISIONMLP_OFFLINE"
 #: the package's folder of weights trained by this project (weights/ at the top of the checkout links to it)
 BUNDLED_DIR = Path(__file__).parent / "weights"
 _BUNDLED = "bundled:"
-_MIXER = "https://storage.googleapis.com/mixer_models"  # public HTTP view of gs://mixer_models
-_DEIT = "https://dl.fbaipublicfiles.com/deit"
-_CONVMLP = "http://ix.cs.uoregon.edu/~alih/conv-mlp/checkpoints"
-_FFONLY = "https://github.com/lukemelas/do-you-even-need-attention/releases/download/v0.0.1"
-_CYCLEMLP = "https://github.com/ShoufaChen/CycleMLP/releases/download/v0.1"
-_ASMLP = "https://shanghaitecheducn-my.sharepoint.com/:u:/g/personal/liandz_shanghaitech_edu_cn"
-
-
-def _mixer(size: str, top1_in1k: float | None) -> tuple[WeightFile, ...]:
-    """Flax Mixer npz files: ImageNet-1k from scratch (paper Table 3) and ImageNet-21k pre-training."""
-    return (
-        WeightFile(f"{_MIXER}/imagenet1k/Mixer-{size}.npz", f"Mixer-{size}_imagenet1k.npz", "flax_mixer",
-                   tag="in1k", top1=top1_in1k),
-        WeightFile(f"{_MIXER}/imagenet21k/Mixer-{size}.npz", f"Mixer-{size}_imagenet21k.npz", "flax_mixer",
-                   tag="in21k", num_classes=21843),
-    )  # fmt: skip
-
-
-def _resmlp(stem: str, top1_dist: float | None, extra: tuple[str, ...] = ()) -> tuple[WeightFile, ...]:
-    """DeiT ResMLP state dicts: distilled (README top-1), not distilled, and any extra tags (22k, dino)."""
-    files = [WeightFile(f"{_DEIT}/{stem}_dist.pth", f"{stem}_dist.pth", "deit_resmlp", tag="dist", top1=top1_dist)]
-    files.append(WeightFile(f"{_DEIT}/{stem}_no_dist.pth", f"{stem}_no_dist.pth", "deit_resmlp", tag="no_dist"))
-    files += [WeightFile(f"{_DEIT}/{stem}_{tag}.pth", f"{stem}_{tag}.pth", "deit_resmlp", tag=tag) for tag in extra]
-    return tuple(files)
-
-
-def _convmlp(size: str, top1: float | None) -> tuple[WeightFile, ...]:
-    name = f"convmlp_{size}_imagenet.pth"
-    return (WeightFile(f"{_CONVMLP}/{name}", name, "convmlp", tag="in1k", top1=top1),)
-
-
-def _ffonly(size: str, top1: float) -> tuple[WeightFile, ...]:
-    name = f"linear-{size}-checkpoint.pth"
-    return (WeightFile(f"{_FFONLY}/{name}", name, "ffonly", tag="in1k", top1=top1),)
-
-
-def _cyclemlp(size: str, top1: float) -> tuple[WeightFile, ...]:
-    """The GitHub release files (training checkpoints: the weights under ``model``)."""
-    name = f"CycleMLP_{size}.pth"
-    return (WeightFile(f"{_CYCLEMLP}/{name}", name, "cyclemlp", tag="in1k", top1=top1),)
-
-
-def _asmlp(size: str, share: str, top1: float) -> tuple[WeightFile, ...]:
-    """OneDrive share pages (the README's links): opened in a browser, saved under the name the official test
-    script uses."""
-    name = f"asmlp_{size}_patch4_shift5_224.pth"
-    return (WeightFile(f"{_ASMLP}/{share}", name, "asmlp", tag="in1k", top1=top1, direct=False),)
-
-
-OFFICIAL_WEIGHTS: dict[str, tuple[WeightFile, ...]] = {
-    "mixer_b16_224": _mixer("B_16", 76.44),
-    "mixer_l16_224": _mixer("L_16", 71.76),
-    "resmlp_12_224": _resmlp("resmlp_12", 77.8, ("dino",)),
-    "resmlp_24_224": _resmlp("resmlp_24", 80.8, ("dino",)),
-    "resmlp_36_224": _resmlp("resmlp_36", 81.1),
-    "resmlp_big_24_224": _resmlp("resmlpB_24", 83.6, ("22k",)),
-    "convmlp_s": _convmlp("s", 76.8),
-    "convmlp_m": _convmlp("m", 79.0),
-    "convmlp_l": _convmlp("l", None),
-    "ffonly_tiny": _ffonly("tiny", 61.4),
-    "ffonly_base": _ffonly("base", 74.9),
-    "cyclemlp_b1": _cyclemlp("B1", 78.9),
-    "cyclemlp_b2": _cyclemlp("B2", 81.6),
-    "cyclemlp_b3": _cyclemlp("B3", 82.4),
-    "cyclemlp_b4": _cyclemlp("B4", 83.0),
-    "cyclemlp_b5": _cyclemlp("B5", 83.2),
-    "asmlp_t": _asmlp("tiny", "Eb2lPJI2BshEjJxf9CmRkCUBnB63Wj25-FVVc6zJvgRg6w?e=dEQd5q", 81.3),
-    "asmlp_s": _asmlp("small", "EVIbw8xHKk1Aq9MBQL-cRbIBVJA_hJE-HEVNf_GVgkw2iQ?e=QIIp2e", 83.1),
-    "asmlp_b": _asmlp("base", "EZVBFW_LKctLqgrnnINy88wBRtGFava9wp_65emsvVW2KQ?e=clNjuw", 83.3),
-}
 
 
 def pretrained_cfg(name: str) -> PretrainedCfg:
-    """The variant's registered config with its official weight files filled in, then the project's own."""
+    """The variant's registered config: its official weight files (registered with the variant), then the
+    project's own."""
     cfg = get_entry(name).pretrained_cfg
-    return replace(cfg, weights=(cfg.weights or OFFICIAL_WEIGHTS.get(name, ())) + bundled_weights(name))
+    return replace(cfg, weights=cfg.weights + bundled_weights(name))
 
 
 def bundled_weights(name: str) -> tuple[WeightFile, ...]:
@@ -215,7 +146,6 @@ def download(record: WeightFile, dest: Path) -> Path:
 
 __all__ = [
     "BUNDLED_DIR",
-    "OFFICIAL_WEIGHTS",
     "TIMM_TAGS",
     "bundled_weights",
     "cache_dir",

@@ -187,6 +187,32 @@ def register_variant(
     _REGISTRY[name] = replace(_REGISTRY[name], arch=dict(arch))
 
 
+_SPEC_KEYS = {"arch", "published", "weights", "cfg"}
+
+
+def register_variants(
+    model_cls: type[nn.Module],
+    variants: dict[str, dict],
+    *,
+    family: str,
+    pretrained_cfg: PretrainedCfg | None = None,
+    tiny: dict | None = None,
+) -> None:
+    """Register a family's table of variants, each a keyword dict in one place: ``arch`` (the model class's
+    arguments), ``published`` (its figures), ``weights`` (its official files, preferred first) and ``cfg``
+    (the :class:`PretrainedCfg` fields where it differs from the family's ``pretrained_cfg``)."""
+    base = pretrained_cfg or PretrainedCfg()
+    for name, spec in variants.items():
+        unknown = set(spec) - _SPEC_KEYS
+        if unknown or "arch" not in spec:
+            raise ValueError(
+                f"variant {name}: a spec has the keys {sorted(_SPEC_KEYS)} ('arch' required), got {sorted(spec)}"
+            )
+        cfg = replace(base, **spec.get("cfg", {}), weights=tuple(spec.get("weights", ())))
+        register_variant(name, model_cls, spec["arch"], family=family, pretrained_cfg=cfg,
+                         published=spec.get("published"), tiny=tiny)  # fmt: skip
+
+
 SMALL_INPUTS = {
     28: dict(chans=1, mean=FASHION_MNIST_MEAN, std=FASHION_MNIST_STD),  # Fashion-MNIST
     32: dict(chans=3, mean=CIFAR_MEAN, std=CIFAR_STD),  # CIFAR-10/100

@@ -18,6 +18,8 @@ the next stage here), and ``patch_embed`` -> ``stem``.
 
 from __future__ import annotations
 
+from functools import partial
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -32,8 +34,9 @@ from ._features import FeatureInfo
 from ._registry import (
     PretrainedCfg,
     Published,
+    WeightFile,
     register_small_variants,
-    register_variant,
+    register_variants,
 )
 
 
@@ -238,24 +241,37 @@ _TINY = dict(embed_dim=8, depths=(1, 1, 1, 1), mlp_ratio=2.0, img_size=64)
 # The official test transform resizes to 256/224 of the crop (config TEST.CROP) with bicubic interpolation.
 _IMAGENET_CFG = PretrainedCfg(crop_pct=0.875, fixed_input_size=False)
 
+_published = partial(Published, regime=_REGIME, source=_SRC)
+_ONEDRIVE = "https://shanghaitecheducn-my.sharepoint.com/:u:/g/personal/liandz_shanghaitech_edu_cn"
+
+
+def _shared(size: str, page: str, top1: float) -> tuple[WeightFile, ...]:
+    """The README's OneDrive share pages (opened in a browser, never downloaded), saved under the name the
+    official test script uses."""
+    name = f"asmlp_{size}_patch4_shift5_224.pth"
+    return (WeightFile(f"{_ONEDRIVE}/{page}", name, "asmlp", tag="in1k", top1=top1, direct=False),)
+
+
 # configs/as_{tiny,small,base}_patch4_shift5_224.yaml; their DROP_PATH_RATE (0.2/0.3/0.5) is a training
 # setting, passed as drop_path_rate=... when training.
 _VARIANTS = {
-    "asmlp_t": (dict(embed_dim=96, depths=(2, 2, 6, 2)), 28_280_000, 4.4, 81.3),
-    "asmlp_s": (dict(embed_dim=96, depths=(2, 2, 18, 2)), 49_600_000, 8.5, 83.1),
-    "asmlp_b": (dict(embed_dim=128, depths=(2, 2, 18, 2)), 87_750_000, 15.2, 83.3),
+    "asmlp_t": dict(
+        arch=dict(embed_dim=96, depths=(2, 2, 6, 2)),
+        published=_published(params=28_280_000, macs=4.4, top1=81.3),
+        weights=_shared("tiny", "Eb2lPJI2BshEjJxf9CmRkCUBnB63Wj25-FVVc6zJvgRg6w?e=dEQd5q", 81.3),
+    ),
+    "asmlp_s": dict(
+        arch=dict(embed_dim=96, depths=(2, 2, 18, 2)),
+        published=_published(params=49_600_000, macs=8.5, top1=83.1),
+        weights=_shared("small", "EVIbw8xHKk1Aq9MBQL-cRbIBVJA_hJE-HEVNf_GVgkw2iQ?e=QIIp2e", 83.1),
+    ),
+    "asmlp_b": dict(
+        arch=dict(embed_dim=128, depths=(2, 2, 18, 2)),
+        published=_published(params=87_750_000, macs=15.2, top1=83.3),
+        weights=_shared("base", "EZVBFW_LKctLqgrnnINy88wBRtGFava9wp_65emsvVW2KQ?e=clNjuw", 83.3),
+    ),
 }
-
-for _name, (_arch, _params, _macs, _top1) in _VARIANTS.items():
-    register_variant(
-        _name,
-        ASMLP,
-        _arch,
-        family="asmlp",
-        pretrained_cfg=_IMAGENET_CFG,
-        published=Published(params=_params, macs=_macs, top1=_top1, regime=_REGIME, source=_SRC),
-        tiny=_TINY,
-    )
+register_variants(ASMLP, _VARIANTS, family="asmlp", pretrained_cfg=_IMAGENET_CFG, tiny=_TINY)
 
 # Small AS-MLPs for Fashion-MNIST (28x28, 1 channel) and CIFAR (32x32): patch 2, so the four stages see
 # 14 -> 7 -> 4 -> 2 (strides 2/4/8/16; 7 is padded to 8 before merging); AS-MLP-T's layout at width 32.

@@ -11,6 +11,8 @@ official ``Sequential`` indices onto them.
 
 from __future__ import annotations
 
+from functools import partial
+
 import torch
 from torch import nn
 
@@ -24,8 +26,9 @@ from ._fuse import fold_conv_bn_pairs
 from ._registry import (
     PretrainedCfg,
     Published,
+    WeightFile,
     register_small_variants,
-    register_variant,
+    register_variants,
 )
 
 
@@ -247,49 +250,33 @@ _REGIME = "ImageNet-1k from scratch, 300 ep"
 _IMAGENET_CFG = PretrainedCfg(crop_pct=0.9, fixed_input_size=False)
 _TINY = dict(blocks=(1, 2, 1), dims=(16, 24, 32), mlp_ratios=(2, 2, 2), channels=8, n_conv_blocks=1, img_size=32)
 
+_published = partial(Published, params_exact=True, regime=_REGIME, source=_CONVMLP_SRC)
+_CHECKPOINTS = "http://ix.cs.uoregon.edu/~alih/conv-mlp/checkpoints"
+
+
+def _checkpoint(size: str, top1: float | None) -> tuple[WeightFile, ...]:
+    name = f"convmlp_{size}_imagenet.pth"
+    return (WeightFile(f"{_CHECKPOINTS}/{name}", name, "convmlp", tag="in1k", top1=top1),)
+
+
 _VARIANTS = {
-    "convmlp_s": (
-        dict(blocks=(2, 4, 2), dims=(128, 256, 512), mlp_ratios=(2, 2, 2), channels=64, n_conv_blocks=2),
-        Published(
-            params=9_022_920,
-            params_exact=True,
-            macs=2.4,
-            official_macs=2.40,
-            top1=76.8,
-            regime=_REGIME,
-            source=_CONVMLP_SRC,
-        ),
+    "convmlp_s": dict(
+        arch=dict(blocks=(2, 4, 2), dims=(128, 256, 512), mlp_ratios=(2, 2, 2), channels=64, n_conv_blocks=2),
+        published=_published(params=9_022_920, macs=2.4, official_macs=2.40, top1=76.8),
+        weights=_checkpoint("s", 76.8),
     ),
-    "convmlp_m": (
-        dict(blocks=(3, 6, 3), dims=(128, 256, 512), mlp_ratios=(3, 3, 3), channels=64, n_conv_blocks=3),
-        Published(
-            params=17_410_504,
-            params_exact=True,
-            macs=3.9,
-            official_macs=3.95,
-            top1=79.0,
-            regime=_REGIME,
-            source=_CONVMLP_SRC,
-        ),
+    "convmlp_m": dict(
+        arch=dict(blocks=(3, 6, 3), dims=(128, 256, 512), mlp_ratios=(3, 3, 3), channels=64, n_conv_blocks=3),
+        published=_published(params=17_410_504, macs=3.9, official_macs=3.95, top1=79.0),
+        weights=_checkpoint("m", 79.0),
     ),
-    "convmlp_l": (
-        dict(blocks=(4, 8, 3), dims=(192, 384, 768), mlp_ratios=(3, 3, 3), channels=96, n_conv_blocks=3),
-        Published(
-            params=42_728_440,
-            params_exact=True,
-            macs=9.9,
-            official_macs=9.90,
-            top1=80.2,
-            regime=_REGIME,
-            source=_CONVMLP_SRC,
-        ),
+    "convmlp_l": dict(
+        arch=dict(blocks=(4, 8, 3), dims=(192, 384, 768), mlp_ratios=(3, 3, 3), channels=96, n_conv_blocks=3),
+        published=_published(params=42_728_440, macs=9.9, official_macs=9.90, top1=80.2),
+        weights=_checkpoint("l", None),
     ),
 }
-
-for _name, (_arch, _published) in _VARIANTS.items():
-    register_variant(
-        _name, ConvMLP, _arch, family="convmlp", pretrained_cfg=_IMAGENET_CFG, published=_published, tiny=_TINY
-    )
+register_variants(ConvMLP, _VARIANTS, family="convmlp", pretrained_cfg=_IMAGENET_CFG, tiny=_TINY)
 
 # Small ConvMLPs for Fashion-MNIST (28x28, 1 channel) and CIFAR (32x32): the stride-4 tokenizer, then
 # 28 -> 7 (tokens) -> 4 -> 2 -> 1 through the stages; convmlp_s's layout at half its widths.

@@ -16,6 +16,7 @@ are ViP's, which the official code copied (``_permutator.py``).
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import torch
 from torch import nn
@@ -32,8 +33,9 @@ from ._permutator import BranchReweightMixer, PermutatorBlock
 from ._registry import (
     PretrainedCfg,
     Published,
+    WeightFile,
     register_small_variants,
-    register_variant,
+    register_variants,
 )
 
 
@@ -174,23 +176,54 @@ _REGIME = "ImageNet-1k from scratch, 300 ep (DeiT recipe)"
 _TINY = dict(layers=(1, 1, 1, 1), embed_dims=(8, 16, 24, 32), mlp_ratios=(2, 2, 2, 2), img_size=64)
 
 
-def _cyclemlp(layers, ratios, dims, params, macs, top1, crop_pct):
-    arch = dict(layers=layers, embed_dims=dims, mlp_ratios=ratios)
-    published = Published(params=params, macs=macs, top1=top1, regime=_REGIME, source=_SRC)
-    return arch, published, PretrainedCfg(crop_pct=crop_pct, fixed_input_size=False)
+_published = partial(Published, regime=_REGIME, source=_SRC)
+_RELEASE = "https://github.com/ShoufaChen/CycleMLP/releases/download/v0.1"
+_WIDE, _WIDER = (64, 128, 320, 512), (96, 192, 384, 768)
+
+
+def _release(size: str, top1: float) -> tuple[WeightFile, ...]:
+    """The GitHub release files (training checkpoints: the weights under ``model``)."""
+    name = f"CycleMLP_{size}.pth"
+    return (WeightFile(f"{_RELEASE}/{name}", name, "cyclemlp", tag="in1k", top1=top1),)
 
 
 # crop_pct from the official default_cfgs: B1/B2 'cycle_S' 0.9, B3 'cycle_M' 0.9, B4/B5 'cycle_L' 0.875.
 _VARIANTS = {
-    "cyclemlp_b1": _cyclemlp((2, 2, 4, 2), (4, 4, 4, 4), (64, 128, 320, 512), 15_160_000, 2.1, 78.9, 0.9),
-    "cyclemlp_b2": _cyclemlp((2, 3, 10, 3), (4, 4, 4, 4), (64, 128, 320, 512), 26_800_000, 3.9, 81.6, 0.9),
-    "cyclemlp_b3": _cyclemlp((3, 4, 18, 3), (8, 8, 4, 4), (64, 128, 320, 512), 38_390_000, 6.9, 82.4, 0.9),
-    "cyclemlp_b4": _cyclemlp((3, 8, 27, 3), (8, 8, 4, 4), (64, 128, 320, 512), 51_800_000, 10.1, 83.0, 0.875),
-    "cyclemlp_b5": _cyclemlp((3, 4, 24, 3), (4, 4, 4, 4), (96, 192, 384, 768), 75_750_000, 12.3, 83.2, 0.875),
+    "cyclemlp_b1": dict(
+        arch=dict(layers=(2, 2, 4, 2), embed_dims=_WIDE, mlp_ratios=(4, 4, 4, 4)),
+        published=_published(params=15_160_000, macs=2.1, top1=78.9),
+        weights=_release("B1", 78.9),
+    ),
+    "cyclemlp_b2": dict(
+        arch=dict(layers=(2, 3, 10, 3), embed_dims=_WIDE, mlp_ratios=(4, 4, 4, 4)),
+        published=_published(params=26_800_000, macs=3.9, top1=81.6),
+        weights=_release("B2", 81.6),
+    ),
+    "cyclemlp_b3": dict(
+        arch=dict(layers=(3, 4, 18, 3), embed_dims=_WIDE, mlp_ratios=(8, 8, 4, 4)),
+        published=_published(params=38_390_000, macs=6.9, top1=82.4),
+        weights=_release("B3", 82.4),
+    ),
+    "cyclemlp_b4": dict(
+        arch=dict(layers=(3, 8, 27, 3), embed_dims=_WIDE, mlp_ratios=(8, 8, 4, 4)),
+        published=_published(params=51_800_000, macs=10.1, top1=83.0),
+        weights=_release("B4", 83.0),
+        cfg=dict(crop_pct=0.875),
+    ),
+    "cyclemlp_b5": dict(
+        arch=dict(layers=(3, 4, 24, 3), embed_dims=_WIDER, mlp_ratios=(4, 4, 4, 4)),
+        published=_published(params=75_750_000, macs=12.3, top1=83.2),
+        weights=_release("B5", 83.2),
+        cfg=dict(crop_pct=0.875),
+    ),
 }
-
-for _name, (_arch, _published, _cfg) in _VARIANTS.items():
-    register_variant(_name, CycleMLP, _arch, family="cyclemlp", pretrained_cfg=_cfg, published=_published, tiny=_TINY)
+register_variants(
+    CycleMLP,
+    _VARIANTS,
+    family="cyclemlp",
+    pretrained_cfg=PretrainedCfg(crop_pct=0.9, fixed_input_size=False),
+    tiny=_TINY,
+)
 
 # Small CycleMLPs for Fashion-MNIST (28x28, 1 channel) and CIFAR (32x32): a Conv 3x3 stride-2 stem, so
 # the four stages see 14 -> 7 -> 4 -> 2 (strides 2/4/8/16); B1's layout at widths 32..192.

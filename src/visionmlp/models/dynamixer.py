@@ -10,6 +10,7 @@ the segment's channels are then mixed with it. Built as the official ``ziyuwwang
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 
 import torch
 from torch import nn
@@ -21,7 +22,7 @@ from ._registry import (
     PretrainedCfg,
     Published,
     register_small_variants,
-    register_variant,
+    register_variants,
 )
 
 
@@ -132,39 +133,52 @@ _SRC = (
 )
 
 
-def _dynamixer(layers, dims, transitions, resolutions, heads, d, params, official_macs, top1, crop_pct):
-    arch = dict(
-        layers=layers,
-        patch_size=7,
-        embed_dims=dims,
-        transitions=transitions,
-        resolutions=resolutions,
-        num_heads=heads,
-        reduced_dims=[d] * 4,
-        mlp_ratios=[3, 3, 3, 3],
-    )
-    published = Published(
-        params=params,
-        params_exact=True,
-        official_macs=official_macs,
-        top1=top1,
-        regime="ImageNet-1k, 300 ep",
-        source=_SRC,
-    )
-    return arch, published, PretrainedCfg(crop_pct=crop_pct)
+_published = partial(Published, params_exact=True, regime="ImageNet-1k, 300 ep", source=_SRC)
 
 
+_RATIOS = [3, 3, 3, 3]
 _T1 = [True, False, False, False]
 _T2 = [False, True, False, False]
 _VARIANTS = {
-    "dynamixer_s": _dynamixer(
-        [4, 3, 8, 3], [192, 384, 384, 384], _T1, [32, 16, 16, 16], [8, 16, 16, 16], 2, 26_265_960, 7.32, 82.7, 0.9
+    "dynamixer_s": dict(
+        arch=dict(
+            layers=[4, 3, 8, 3],
+            patch_size=7,
+            embed_dims=[192, 384, 384, 384],
+            transitions=_T1,
+            resolutions=[32, 16, 16, 16],
+            num_heads=[8, 16, 16, 16],
+            reduced_dims=[2] * 4,
+            mlp_ratios=_RATIOS,
+        ),
+        published=_published(params=26_265_960, official_macs=7.32, top1=82.7),
     ),
-    "dynamixer_m": _dynamixer(
-        [4, 3, 14, 3], [256, 256, 512, 512], _T2, [32, 32, 16, 16], [8, 8, 16, 16], 2, 57_128_264, 17.02, 83.7, 0.9
+    "dynamixer_m": dict(
+        arch=dict(
+            layers=[4, 3, 14, 3],
+            patch_size=7,
+            embed_dims=[256, 256, 512, 512],
+            transitions=_T2,
+            resolutions=[32, 32, 16, 16],
+            num_heads=[8, 8, 16, 16],
+            reduced_dims=[2] * 4,
+            mlp_ratios=_RATIOS,
+        ),
+        published=_published(params=57_128_264, official_macs=17.02, top1=83.7),
     ),
-    "dynamixer_l": _dynamixer(
-        [8, 8, 16, 4], [256, 512, 512, 512], _T1, [32, 16, 16, 16], [8, 16, 16, 16], 8, 97_818_088, 27.40, 84.3, 0.875
+    "dynamixer_l": dict(
+        arch=dict(
+            layers=[8, 8, 16, 4],
+            patch_size=7,
+            embed_dims=[256, 512, 512, 512],
+            transitions=_T1,
+            resolutions=[32, 16, 16, 16],
+            num_heads=[8, 16, 16, 16],
+            reduced_dims=[8] * 4,
+            mlp_ratios=_RATIOS,
+        ),
+        published=_published(params=97_818_088, official_macs=27.40, top1=84.3),
+        cfg=dict(crop_pct=0.875),
     ),
 }
 # Two stages (a 2x2 downsample with a width change between them) on an 8x8 then 4x4 grid.
@@ -180,8 +194,7 @@ _TINY = dict(
     mlp_ratios=[2, 2],
 )
 
-for _name, (_arch, _published, _cfg) in _VARIANTS.items():
-    register_variant(_name, DynaMixer, _arch, family="dynamixer", pretrained_cfg=_cfg, published=_published, tiny=_TINY)
+register_variants(DynaMixer, _VARIANTS, family="dynamixer", pretrained_cfg=PretrainedCfg(crop_pct=0.9), tiny=_TINY)
 
 # Small DynaMixers for Fashion-MNIST (28x28, 1 channel) and CIFAR (32x32): patch 4 gives a 7x7 / 8x8 grid, too
 # small to halve, so all 5 blocks run at one resolution with 8 segments of 14 channels (~0.73 M parameters,

@@ -13,6 +13,8 @@ units per head) and an MLP, LayerNorm eps 1e-5, and classification from the clas
 
 from __future__ import annotations
 
+from functools import partial
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -28,7 +30,7 @@ from ._registry import (
     PretrainedCfg,
     Published,
     register_small_variants,
-    register_variant,
+    register_variants,
 )
 
 # (kernel, stride, padding) of the three soft splits (unfolds) of the official T2T module: stride 16.
@@ -306,25 +308,20 @@ class EAMLP(VisionModel):
 
 _SRC = "ViP README table (Hou et al. 2021) citing Guo et al. 2021; exact counts and MACs from the EANet code"
 _REGIME = "ImageNet-1k from scratch, T2T-ViT recipe"
+_published = partial(Published, params_exact=True, regime=_REGIME, source=_SRC)
 _VARIANTS = {
     # EAMLP-14/19 are the official T2t_vit_14/19 configs (the mapping is inferred, see architectures.md).
-    "eamlp_14": (dict(embed_dim=384, depth=14, num_heads=6, mlp_ratio=3.0), 29_877_070, 6.47, 78.9),
-    "eamlp_19": (dict(embed_dim=448, depth=19, num_heads=7, mlp_ratio=3.0), 54_559_054, 11.62, 79.4),
+    "eamlp_14": dict(
+        arch=dict(embed_dim=384, depth=14, num_heads=6, mlp_ratio=3.0),
+        published=_published(params=29_877_070, official_macs=6.47, top1=78.9),
+    ),
+    "eamlp_19": dict(
+        arch=dict(embed_dim=448, depth=19, num_heads=7, mlp_ratio=3.0),
+        published=_published(params=54_559_054, official_macs=11.62, top1=79.4),
+    ),
 }
 _TINY = dict(embed_dim=32, depth=2, num_heads=2, mlp_ratio=2.0, token_dim=16, token_memory_units=16, img_size=32)
-
-for _name, (_arch, _params, _macs, _top1) in _VARIANTS.items():
-    register_variant(
-        _name,
-        EAMLP,
-        _arch,
-        family="eamlp",
-        pretrained_cfg=PretrainedCfg(crop_pct=0.9),
-        published=Published(
-            params=_params, params_exact=True, official_macs=_macs, top1=_top1, regime=_REGIME, source=_SRC
-        ),
-        tiny=_TINY,
-    )
+register_variants(EAMLP, _VARIANTS, family="eamlp", pretrained_cfg=PretrainedCfg(crop_pct=0.9), tiny=_TINY)
 
 # Small EAMLPs for Fashion-MNIST (28x28, 1 channel) and CIFAR (32x32): a stride-4 tokenizer (3x3/s2,
 # 3x3/s2, 3x3/s1 unfolds) gives a 7x7 / 8x8 token grid; C=96, 3 heads (12 EA heads), 3 blocks, tokenizer width 32

@@ -10,6 +10,8 @@ token MLP hidden width ``4 x tokens``; LayerNorm eps 1e-6; trunc_normal(0.02) Li
 
 from __future__ import annotations
 
+from functools import partial
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -24,8 +26,9 @@ from ._features import FeatureInfo, tokens_to_nchw
 from ._registry import (
     PretrainedCfg,
     Published,
+    WeightFile,
     register_small_variants,
-    register_variant,
+    register_variants,
 )
 
 
@@ -191,25 +194,33 @@ class FFOnly(VisionModel):
 _SRC = "Melas-Kyriazi 2021, Table 1 (params rounded; exact count and MACs computed from the official code)"
 _REGIME = "ImageNet-1k from scratch, DeiT recipe, 300 ep"
 _IMAGENET_CFG = PretrainedCfg(crop_pct=0.875)
+_published = partial(Published, params_exact=True, regime=_REGIME, source=_SRC)
+_FFONLY = "https://github.com/lukemelas/do-you-even-need-attention/releases/download/v0.0.1"
+
+
+def _release(size: str, top1: float) -> tuple[WeightFile, ...]:
+    name = f"linear-{size}-checkpoint.pth"
+    return (WeightFile(f"{_FFONLY}/{name}", name, "ffonly", tag="in1k", top1=top1),)
+
+
 _VARIANTS = {
-    "ffonly_tiny": (dict(patch_size=16, embed_dim=192, depth=12), 7_676_332, 1.45, 61.4),
-    "ffonly_base": (dict(patch_size=16, embed_dim=768, depth=12), 61_943_020, 14.15, 74.9),
-    "ffonly_large": (dict(patch_size=32, embed_dim=1024, depth=24), 206_363_576, 10.73, 71.4),
+    "ffonly_tiny": dict(
+        arch=dict(patch_size=16, embed_dim=192, depth=12),
+        published=_published(params=7_676_332, official_macs=1.45, top1=61.4),
+        weights=_release("tiny", 61.4),
+    ),
+    "ffonly_base": dict(
+        arch=dict(patch_size=16, embed_dim=768, depth=12),
+        published=_published(params=61_943_020, official_macs=14.15, top1=74.9),
+        weights=_release("base", 74.9),
+    ),
+    "ffonly_large": dict(
+        arch=dict(patch_size=32, embed_dim=1024, depth=24),
+        published=_published(params=206_363_576, official_macs=10.73, top1=71.4),
+    ),
 }
 _TINY = dict(embed_dim=32, depth=2, img_size=32, patch_size=8, pos_grid=(4, 4))
-
-for _name, (_arch, _params, _macs, _top1) in _VARIANTS.items():
-    register_variant(
-        _name,
-        FFOnly,
-        _arch,
-        family="ff_only",
-        pretrained_cfg=_IMAGENET_CFG,
-        published=Published(
-            params=_params, params_exact=True, official_macs=_macs, top1=_top1, regime=_REGIME, source=_SRC
-        ),
-        tiny=_TINY,
-    )
+register_variants(FFOnly, _VARIANTS, family="ff_only", pretrained_cfg=_IMAGENET_CFG, tiny=_TINY)
 
 # Small FF-only models for Fashion-MNIST (28x28, 1 channel) and CIFAR (32x32): patch 4, C=128, 4 blocks,
 # the position grid at the patch grid (~0.62 M parameters, ~37 M MACs at 28x28).

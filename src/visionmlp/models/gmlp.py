@@ -11,6 +11,8 @@ rate and its submodule names, so timm's state dicts load as they are.
 
 from __future__ import annotations
 
+from functools import partial
+
 import torch
 from torch import nn
 
@@ -24,7 +26,7 @@ from ._registry import (
     PretrainedCfg,
     Published,
     register_small_variants,
-    register_variant,
+    register_variants,
 )
 
 
@@ -137,31 +139,24 @@ _SRC = "Liu et al. 2021 as quoted by the ViP README (S, B) and third-party table
 _REGIME = "ImageNet-1k from scratch"
 
 
-def _gmlp(dim: int, params: int, macs: float, official_macs: float, top1: float):
-    return (
-        dict(patch_size=16, num_blocks=30, embed_dim=dim, mlp_ratio=6),
-        Published(
-            params=params,
-            params_exact=True,
-            macs=macs,
-            official_macs=official_macs,
-            top1=top1,
-            regime=_REGIME,
-            source=_SRC,
-        ),
-    )
-
-
+_published = partial(Published, params_exact=True, regime=_REGIME, source=_SRC)
 _VARIANTS = {
-    "gmlp_ti16_224": _gmlp(128, 5_867_328, 1.4, 1.34, 72.3),
-    "gmlp_s16_224": _gmlp(256, 19_422_656, 4.5, 4.42, 79.6),
-    "gmlp_b16_224": _gmlp(512, 73_075_392, 15.8, 15.78, 81.6),
+    "gmlp_ti16_224": dict(
+        arch=dict(patch_size=16, num_blocks=30, embed_dim=128, mlp_ratio=6),
+        published=_published(params=5_867_328, macs=1.4, official_macs=1.34, top1=72.3),
+    ),
+    "gmlp_s16_224": dict(
+        arch=dict(patch_size=16, num_blocks=30, embed_dim=256, mlp_ratio=6),
+        published=_published(params=19_422_656, macs=4.5, official_macs=4.42, top1=79.6),
+    ),
+    "gmlp_b16_224": dict(
+        arch=dict(patch_size=16, num_blocks=30, embed_dim=512, mlp_ratio=6),
+        published=_published(params=73_075_392, macs=15.8, official_macs=15.78, top1=81.6),
+    ),
 }
 _TINY = dict(embed_dim=32, num_blocks=2, img_size=32, patch_size=8)
 _IMAGENET_CFG = PretrainedCfg(mean=INCEPTION_MEAN, std=INCEPTION_STD, crop_pct=0.875)
-
-for _name, (_arch, _published) in _VARIANTS.items():
-    register_variant(_name, GMlp, _arch, family="gmlp", pretrained_cfg=_IMAGENET_CFG, published=_published, tiny=_TINY)
+register_variants(GMlp, _VARIANTS, family="gmlp", pretrained_cfg=_IMAGENET_CFG, tiny=_TINY)
 
 # Small gMLPs for Fashion-MNIST (28x28, 1 channel) and CIFAR (32x32): patch 4, d_model 128, d_ffn 512, 6 blocks
 # (~0.62 M, ~33 M MACs: about mixer_s4_*'s cost).

@@ -9,6 +9,8 @@ GELU matches the PyTorch (timm) weights. Submodule names follow timm so its stat
 
 from __future__ import annotations
 
+from functools import partial
+
 import torch
 from torch import nn
 
@@ -22,8 +24,9 @@ from ._registry import (
     INCEPTION_STD,
     PretrainedCfg,
     Published,
+    WeightFile,
     register_small_variants,
-    register_variant,
+    register_variants,
 )
 
 
@@ -135,29 +138,62 @@ class MlpMixer(PatchTokenModel):
 _MIXER_SRC = "Tolstikhin et al. 2021, Table 1 (params w/o head) and Table 3"
 
 
-def _mixer(patch: int, dim: int, blocks: int, params: int, macs: float, top1: float, regime: str):
+_published = partial(Published, params_exact=True, source=_MIXER_SRC)
+_JFT = "JFT-300M {} ep, fine-tuned at 224"
+_IN1K = "ImageNet-1k from scratch, 300 ep"
+_NPZ = "https://storage.googleapis.com/mixer_models"  # public HTTP view of gs://mixer_models
+
+
+def _arch(patch: int, dim: int, blocks: int) -> dict:
+    """The paper's Table 1 shape: token MLP D_S = C / 2, channel MLP D_C = 4C."""
+    return dict(patch_size=patch, embed_dim=dim, num_blocks=blocks, tokens_mlp_dim=dim // 2, channels_mlp_dim=4 * dim)
+
+
+def _npz(size: str, top1_in1k: float | None) -> tuple[WeightFile, ...]:
+    """The Flax Mixer npz files: ImageNet-1k from scratch (paper Table 3) and ImageNet-21k pre-training."""
     return (
-        dict(patch_size=patch, embed_dim=dim, num_blocks=blocks, tokens_mlp_dim=dim // 2, channels_mlp_dim=4 * dim),
-        Published(params=params, params_exact=True, official_macs=macs, top1=top1, regime=regime, source=_MIXER_SRC),
-    )
+        WeightFile(f"{_NPZ}/imagenet1k/Mixer-{size}.npz", f"Mixer-{size}_imagenet1k.npz", "flax_mixer",
+                   tag="in1k", top1=top1_in1k),
+        WeightFile(f"{_NPZ}/imagenet21k/Mixer-{size}.npz", f"Mixer-{size}_imagenet21k.npz", "flax_mixer",
+                   tag="in21k", num_classes=21843),
+    )  # fmt: skip
 
 
 _VARIANTS = {
-    "mixer_s32_224": _mixer(32, 512, 8, 19_104_624, 1.00, 68.70, "JFT-300M 5 ep, fine-tuned at 224"),
-    "mixer_s16_224": _mixer(16, 512, 8, 18_528_264, 3.79, 73.83, "JFT-300M 5 ep, fine-tuned at 224"),
-    "mixer_b32_224": _mixer(32, 768, 12, 60_293_428, 3.24, 75.53, "JFT-300M 7 ep, fine-tuned at 224"),
-    "mixer_b16_224": _mixer(16, 768, 12, 59_880_472, 12.62, 76.44, "ImageNet-1k from scratch, 300 ep"),
-    "mixer_l32_224": _mixer(32, 1024, 24, 206_939_264, 11.27, 80.67, "JFT-300M 7 ep, fine-tuned at 224"),
-    "mixer_l16_224": _mixer(16, 1024, 24, 208_196_168, 44.60, 71.76, "ImageNet-1k from scratch, 300 ep"),
-    "mixer_h14_224": _mixer(14, 1280, 32, 432_350_952, 121.1, 86.32, "JFT-300M 14 ep, fine-tuned at 224"),
+    "mixer_s32_224": dict(
+        arch=_arch(patch=32, dim=512, blocks=8),
+        published=_published(params=19_104_624, official_macs=1.00, top1=68.70, regime=_JFT.format(5)),
+    ),
+    "mixer_s16_224": dict(
+        arch=_arch(patch=16, dim=512, blocks=8),
+        published=_published(params=18_528_264, official_macs=3.79, top1=73.83, regime=_JFT.format(5)),
+    ),
+    "mixer_b32_224": dict(
+        arch=_arch(patch=32, dim=768, blocks=12),
+        published=_published(params=60_293_428, official_macs=3.24, top1=75.53, regime=_JFT.format(7)),
+    ),
+    "mixer_b16_224": dict(
+        arch=_arch(patch=16, dim=768, blocks=12),
+        published=_published(params=59_880_472, official_macs=12.62, top1=76.44, regime=_IN1K),
+        weights=_npz("B_16", 76.44),
+    ),
+    "mixer_l32_224": dict(
+        arch=_arch(patch=32, dim=1024, blocks=24),
+        published=_published(params=206_939_264, official_macs=11.27, top1=80.67, regime=_JFT.format(7)),
+    ),
+    "mixer_l16_224": dict(
+        arch=_arch(patch=16, dim=1024, blocks=24),
+        published=_published(params=208_196_168, official_macs=44.60, top1=71.76, regime=_IN1K),
+        weights=_npz("L_16", 71.76),
+    ),
+    "mixer_h14_224": dict(
+        arch=_arch(patch=14, dim=1280, blocks=32),
+        published=_published(params=432_350_952, official_macs=121.1, top1=86.32, regime=_JFT.format(14)),
+    ),
 }
 _TINY = dict(embed_dim=32, num_blocks=2, tokens_mlp_dim=16, channels_mlp_dim=64, img_size=32, patch_size=8)
 _IMAGENET_CFG = PretrainedCfg(mean=INCEPTION_MEAN, std=INCEPTION_STD, crop_pct=0.875)
-
-for _name, (_arch, _published) in _VARIANTS.items():
-    register_variant(
-        _name, MlpMixer, _arch, family="mixer", pretrained_cfg=_IMAGENET_CFG, published=_published, tiny=_TINY
-    )
+register_variants(MlpMixer, _VARIANTS, family="mixer", pretrained_cfg=_IMAGENET_CFG, tiny=_TINY)
 
 # Small Mixers for Fashion-MNIST (28x28, 1 channel) and CIFAR (32x32): patch 4, C=128, 4 blocks (~0.56 M, ~29 M
 # MACs at 28x28). Every family's small variant costs about 30 M MACs: their Fashion-MNIST results compare at equal

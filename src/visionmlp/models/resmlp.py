@@ -12,6 +12,8 @@ official ``(dim,)`` shape.
 
 from __future__ import annotations
 
+from functools import partial
+
 import torch
 from torch import nn
 
@@ -22,8 +24,9 @@ from ._isotropic import PatchTokenModel
 from ._registry import (
     PretrainedCfg,
     Published,
+    WeightFile,
     register_small_variants,
-    register_variant,
+    register_variants,
 )
 
 
@@ -100,38 +103,50 @@ _SRC_S36 = "Touvron et al. 2021, Table D.3"
 _REGIME = "ImageNet-1k from scratch, 400 ep"
 
 
-def _resmlp(patch, dim, depth, init_scale, params, macs, official_macs, top1, source=_SRC):
-    return (
-        dict(patch_size=patch, embed_dim=dim, depth=depth, init_scale=init_scale),
-        Published(
-            params=params,
-            params_exact=True,
-            macs=macs,
-            official_macs=official_macs,
-            top1=top1,
-            regime=_REGIME,
-            source=source,
-        ),
-    )
+_published = partial(Published, params_exact=True, regime=_REGIME, source=_SRC)
+_DEIT = "https://dl.fbaipublicfiles.com/deit"
+
+
+def _deit(stem: str, top1_dist: float | None, extra: tuple[str, ...] = ()) -> tuple[WeightFile, ...]:
+    """DeiT's ResMLP state dicts: distilled (README top-1), not distilled, and any extra tags (22k, dino)."""
+    files = [WeightFile(f"{_DEIT}/{stem}_dist.pth", f"{stem}_dist.pth", "deit_resmlp", tag="dist", top1=top1_dist)]
+    files.append(WeightFile(f"{_DEIT}/{stem}_no_dist.pth", f"{stem}_no_dist.pth", "deit_resmlp", tag="no_dist"))
+    files += [WeightFile(f"{_DEIT}/{stem}_{tag}.pth", f"{stem}_{tag}.pth", "deit_resmlp", tag=tag) for tag in extra]
+    return tuple(files)
 
 
 _VARIANTS = {
-    "resmlp_12_224": _resmlp(16, 384, 12, 0.1, 15_350_872, 3.0, 3.01, 76.6),
-    "resmlp_24_224": _resmlp(16, 384, 24, 1e-5, 30_020_680, 6.0, 5.96, 79.4),
-    "resmlp_36_224": _resmlp(16, 384, 36, 1e-6, 44_690_488, 8.9, 8.91, 79.7, _SRC_S36),
+    "resmlp_12_224": dict(
+        arch=dict(patch_size=16, embed_dim=384, depth=12, init_scale=0.1),
+        published=_published(params=15_350_872, macs=3.0, official_macs=3.01, top1=76.6),
+        weights=_deit("resmlp_12", 77.8, ("dino",)),
+    ),
+    "resmlp_24_224": dict(
+        arch=dict(patch_size=16, embed_dim=384, depth=24, init_scale=1e-5),
+        published=_published(params=30_020_680, macs=6.0, official_macs=5.96, top1=79.4),
+        weights=_deit("resmlp_24", 80.8, ("dino",)),
+    ),
+    "resmlp_36_224": dict(
+        arch=dict(patch_size=16, embed_dim=384, depth=36, init_scale=1e-6),
+        published=_published(params=44_690_488, macs=8.9, official_macs=8.91, top1=79.7, source=_SRC_S36),
+        weights=_deit("resmlp_36", 81.1),
+    ),
     # The "ResMLP-B24" of the paper's Tables 1 and 3 (patch 16); not registered in the official code.
-    "resmlp_b24_224": _resmlp(16, 768, 24, 1e-6, 115_736_776, 23.0, 23.02, 81.0),
+    "resmlp_b24_224": dict(
+        arch=dict(patch_size=16, embed_dim=768, depth=24, init_scale=1e-6),
+        published=_published(params=115_736_776, macs=23.0, official_macs=23.02, top1=81.0),
+    ),
     # "B24/8": the official code's resmlpB_24, the one with released weights.
-    "resmlp_big_24_224": _resmlp(8, 768, 24, 1e-6, 129_138_280, 100.2, 100.23, 81.0),
+    "resmlp_big_24_224": dict(
+        arch=dict(patch_size=8, embed_dim=768, depth=24, init_scale=1e-6),
+        published=_published(params=129_138_280, macs=100.2, official_macs=100.23, top1=81.0),
+        weights=_deit("resmlpB_24", 83.6, ("22k",)),
+    ),
 }
 _TINY = dict(embed_dim=32, depth=2, img_size=32, patch_size=8)
 # Official evaluation: bicubic resize to int(224 / 0.9), centre crop, ImageNet mean/std.
 _IMAGENET_CFG = PretrainedCfg(crop_pct=0.9)
-
-for _name, (_arch, _published) in _VARIANTS.items():
-    register_variant(
-        _name, ResMLP, _arch, family="resmlp", pretrained_cfg=_IMAGENET_CFG, published=_published, tiny=_TINY
-    )
+register_variants(ResMLP, _VARIANTS, family="resmlp", pretrained_cfg=_IMAGENET_CFG, tiny=_TINY)
 
 # Small ResMLPs for Fashion-MNIST (28x28, 1 channel) and CIFAR (32x32): patch 4, dim 128, 4 blocks (~0.54 M,
 # ~27 M MACs), the shape of mixer_s4_*; LayerScale 0.1 as for the shallow S12.

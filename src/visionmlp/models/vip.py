@@ -11,6 +11,7 @@ branches are fused with split attention (see ``_permutator``). Built as the offi
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 
 import torch
 from torch import nn
@@ -22,7 +23,7 @@ from ._registry import (
     PretrainedCfg,
     Published,
     register_small_variants,
-    register_variant,
+    register_variants,
 )
 
 
@@ -117,45 +118,57 @@ _SRC = (
 _REGIME = "ImageNet-1k, 300 ep"
 
 
-def _vip(patch, layers, dims, transitions, segments, params, official_macs, macs=None, top1=None, crop_pct=0.9):
-    arch = dict(
-        layers=layers,
-        patch_size=patch,
-        embed_dims=dims,
-        transitions=transitions,
-        segment_dim=segments,
-        mlp_ratios=[3, 3, 3, 3],
-    )
-    published = Published(
-        params=params,
-        params_exact=True,
-        official_macs=official_macs,
-        macs=macs,
-        top1=top1,
-        regime=_REGIME if top1 is not None else "",
-        source=_SRC,
-    )
-    return arch, published, PretrainedCfg(crop_pct=crop_pct)
+_published = partial(Published, params_exact=True, regime=_REGIME, source=_SRC)
 
 
+_RATIOS = [3, 3, 3, 3]
 _NO_T = [False, False, False, False]
 _T1 = [True, False, False, False]
 _VARIANTS = {
-    "vip_s14": _vip(14, [4, 3, 8, 3], [384] * 4, _NO_T, [16] * 4, 29_892_904, 6.87),
-    "vip_s7": _vip(7, [4, 3, 8, 3], [192, 384, 384, 384], _T1, [32, 16, 16, 16], 25_114_984, 6.92, 6.9, 81.5),
-    "vip_m7": _vip(
-        7,
-        [4, 3, 14, 3],
-        [256, 256, 512, 512],
-        [False, True, False, False],
-        [32, 32, 16, 16],
-        55_272_488,
-        16.33,
-        16.3,
-        82.7,
+    "vip_s14": dict(
+        arch=dict(
+            layers=[4, 3, 8, 3],
+            patch_size=14,
+            embed_dims=[384] * 4,
+            transitions=_NO_T,
+            segment_dim=[16] * 4,
+            mlp_ratios=_RATIOS,
+        ),
+        published=_published(params=29_892_904, official_macs=6.87, regime=""),
     ),
-    "vip_l7": _vip(
-        7, [8, 8, 16, 4], [256, 512, 512, 512], _T1, [32, 16, 16, 16], 87_784_936, 24.40, None, 83.2, crop_pct=0.875
+    "vip_s7": dict(
+        arch=dict(
+            layers=[4, 3, 8, 3],
+            patch_size=7,
+            embed_dims=[192, 384, 384, 384],
+            transitions=_T1,
+            segment_dim=[32, 16, 16, 16],
+            mlp_ratios=_RATIOS,
+        ),
+        published=_published(params=25_114_984, official_macs=6.92, macs=6.9, top1=81.5),
+    ),
+    "vip_m7": dict(
+        arch=dict(
+            layers=[4, 3, 14, 3],
+            patch_size=7,
+            embed_dims=[256, 256, 512, 512],
+            transitions=[False, True, False, False],
+            segment_dim=[32, 32, 16, 16],
+            mlp_ratios=_RATIOS,
+        ),
+        published=_published(params=55_272_488, official_macs=16.33, macs=16.3, top1=82.7),
+    ),
+    "vip_l7": dict(
+        arch=dict(
+            layers=[8, 8, 16, 4],
+            patch_size=7,
+            embed_dims=[256, 512, 512, 512],
+            transitions=_T1,
+            segment_dim=[32, 16, 16, 16],
+            mlp_ratios=_RATIOS,
+        ),
+        published=_published(params=87_784_936, official_macs=24.40, top1=83.2),
+        cfg=dict(crop_pct=0.875),
     ),
 }
 # Two stages (a 2x2 downsample with a width change between them) on an 8x8 then 4x4 grid.
@@ -169,10 +182,7 @@ _TINY = dict(
     mlp_ratios=[2, 2],
 )
 
-for _name, (_arch, _published, _cfg) in _VARIANTS.items():
-    register_variant(
-        _name, VisionPermutator, _arch, family="vip", pretrained_cfg=_cfg, published=_published, tiny=_TINY
-    )
+register_variants(VisionPermutator, _VARIANTS, family="vip", pretrained_cfg=PretrainedCfg(crop_pct=0.9), tiny=_TINY)
 
 # Small ViPs for Fashion-MNIST (28x28, 1 channel) and CIFAR (32x32): patch 4 gives a 7x7 / 8x8 grid, too small to
 # halve, so all 5 blocks run at one resolution; C = 112 is divisible by both sides (~0.70 M parameters, ~31 M MACs).

@@ -23,7 +23,7 @@ from ._registry import (
     PretrainedCfg,
     Published,
     register_small_variants,
-    register_variant,
+    register_variants,
 )
 
 
@@ -175,9 +175,9 @@ _VIT_B_SRC = "Melas-Kyriazi 2021, Table 1 (params, top-1); Touvron et al. 2021 (
 # fvcore-style count (every Linear, the patch conv and attention's two matmuls) is 4.60 G for S/16 and
 # 17.56 G for B/16, within 1% of the published 4.6 G and 17.5 G.
 _VARIANTS = {
-    "vit_ti16_224": (
-        dict(embed_dim=192, depth=12, num_heads=3),
-        Published(
+    "vit_ti16_224": dict(
+        arch=dict(embed_dim=192, depth=12, num_heads=3),
+        published=Published(
             params=5_717_416,
             params_exact=True,
             top1=72.2,
@@ -185,9 +185,9 @@ _VARIANTS = {
             source="Melas-Kyriazi 2021, Table 1 (DeiT-Ti)",
         ),
     ),
-    "vit_s16_224": (
-        dict(embed_dim=384, depth=12, num_heads=6),
-        Published(
+    "vit_s16_224": dict(
+        arch=dict(embed_dim=384, depth=12, num_heads=6),
+        published=Published(
             params=22_050_664,
             params_exact=True,
             macs=4.6,
@@ -197,9 +197,9 @@ _VARIANTS = {
             source=_DEIT_SRC,
         ),
     ),
-    "vit_b16_224": (
-        dict(embed_dim=768, depth=12, num_heads=12),
-        Published(
+    "vit_b16_224": dict(
+        arch=dict(embed_dim=768, depth=12, num_heads=12),
+        published=Published(
             params=86_567_656,
             params_exact=True,
             macs=17.5,
@@ -214,10 +214,7 @@ _TINY = dict(embed_dim=32, depth=2, num_heads=2, img_size=32, patch_size=8)
 # DeiT's evaluation transform (ImageNet mean/std, resize 256 + centre crop 224, bicubic).
 _IMAGENET_CFG = PretrainedCfg(crop_pct=0.875)
 
-for _name, (_arch, _published) in _VARIANTS.items():
-    register_variant(
-        _name, VisionTransformer, _arch, family="vit", pretrained_cfg=_IMAGENET_CFG, published=_published, tiny=_TINY
-    )
+register_variants(VisionTransformer, _VARIANTS, family="vit", pretrained_cfg=_IMAGENET_CFG, tiny=_TINY)
 
 # Small ViTs for Fashion-MNIST (28x28, 1 channel) and CIFAR (32x32): patch 4, width 96, 3 heads of 32, 5 blocks
 # (~0.57 M, ~30 M MACs at 28x28).
