@@ -15,6 +15,7 @@ import sys
 import torch
 
 from ..bench.compare import REFERENCES
+from ..bench.revision import compare_revision
 from ..bench.roofline import MATMUL_SIDE
 from ..bench.run import DTYPES, MEASURES, BenchConfig, benchmark
 from ..models import list_models
@@ -65,6 +66,12 @@ def register(sub) -> None:
         metavar="DIR",
         help="with --compare official: a folder holding clones of the official repositories under their names",
     )
+    p.add_argument(
+        "--revision",
+        metavar="REV",
+        help="time each model against a git revision's build of it (same weights, alternating rounds) for the "
+        "inference and training measures: the ratio REV time / working-tree time, above 1 faster now",
+    )
     p.add_argument("--json", action="store_true", help="one JSON document instead of a table")
     p.set_defaults(func=_run)
 
@@ -104,6 +111,8 @@ def _config(args) -> BenchConfig:
 def _run(args) -> int:
     cfg = _config(args)
     names = _names(args.models)
+    if args.revision:
+        return _against_revision(args, cfg, names)
     if args.compare:
         from ..bench import compare
 
@@ -127,6 +136,39 @@ def _run(args) -> int:
     if args.json:
         print(json.dumps({"schema": SCHEMA, "results": results}, indent=1))
     return 0
+
+
+def _against_revision(args, cfg: BenchConfig, names: list[str]) -> int:
+    """``--revision``: the working tree against REV, model by model (``bench/revision.py``)."""
+    if args.compare:
+        raise UsageError("--revision times two builds of our models; drop --compare")
+    kinds = [m for m in cfg.measure if m in ("inference", "training")]
+    if not kinds:
+        raise UsageError("--revision times inference and training steps; add one of them to --measure")
+    if cfg.threads is not None:
+        torch.set_num_threads(cfg.threads)
+    dtype = DTYPES[cfg.dtype]
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {cfg.batch_size}, {cfg.dtype}; ratio = "
+          f"{args.revision} time / working-tree time per round (median, range)", file=sys.stderr)  # fmt: skip
+    rows = []
+    try:
+        for kind in kinds:
+            for row in compare_revision(args.revision, names, dtype, cfg.batch_size, kind == "training",
+                                        cfg.rounds, cfg.warmup):  # fmt: skip
+                rows.append({**row, "measure": kind, "ratio": row["ratio"].to_dict()})
+                if not args.json:
+                    print(_revision_row(row, kind, args.revision), flush=True)
+    except ValueError as err:
+        raise UsageError(str(err)) from err
+    if args.json:
+        print(json.dumps({"schema": "visionmlp.revision/1", "revision": args.revision, "results": rows}, indent=1))
+    return 0
+
+
+def _revision_row(row: dict, kind: str, rev: str) -> str:
+    times = f"{rev} {1e3 * row['revision_s']:.1f} ms, working tree {1e3 * row['working_tree_s']:.1f} ms"
+    check = f"max abs diff {row['max_abs_diff']:.2g} (features up to {row['feature_scale']:.2g})"
+    return f"{row['model']} {kind}: {row['ratio']:.2f}; {times}; {check}"
 
 
 def _say_precision(cfg: BenchConfig) -> None:
