@@ -1,5 +1,5 @@
 """The attention helper: both kernels compute the same function, and the composed one is chosen only
-for a bfloat16 backward on CPU (where it is the faster; scripts/bench_attention.py measures it)."""
+for a bfloat16 backward on CPU (where it is the faster; benchmarks/bench_attention.py measures it)."""
 
 import pytest
 import torch

@@ -3,7 +3,7 @@
 PyTorch's fused CPU kernel (``F.scaled_dot_product_attention``) is the better choice in float32, but
 its bfloat16 backward is slow on CPU: training under bfloat16 autocast spent half of every ViT step
 there. For that one case (CPU, bfloat16, gradients wanted) the composed ``softmax(q k^T / sqrt(d)) v``
-is used instead; it computes the same function. ``scripts/bench_attention.py`` measures both kernels
+is used instead; it computes the same function. ``benchmarks/bench_attention.py`` measures both kernels
 side by side on the shapes the models produce.
 """
 

@@ -5,7 +5,7 @@ Why: on an AMD EPYC with AVX-512 (one of the project's machines) PyTorch's float
 125-195 GFLOP/s on channel-MLP shapes, where oneDNN's channels-last 1x1 convolution over the same rows
 reached 205-420, forward and backward alike: MKL dispatches its AVX-512 kernels by CPU vendor, oneDNN by
 the instructions the CPU has. On an Intel Xeon (another of its machines) MKL runs at the vector peak and
-the convolution was 4-11% slower in whole models (``python scripts/bench_linear.py`` on each). So the
+the convolution was 4-11% slower in whole models (``python benchmarks/bench_linear.py`` on each). So the
 convolution is used where the capability probe says so (``conv_linear``: MKL is PyTorch's BLAS and the CPU
 is x86 but not Intel's). The rows of ``x``
 become the spatial positions of a (1, C, M, 1) channels-last view, so no data moves. bfloat16, autocast,

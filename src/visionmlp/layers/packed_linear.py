@@ -6,7 +6,7 @@ oneDNN a plain weight that it reorders into its blocked layout on every call, an
 is a separate pass over the block's widest activation. oneDNN's linear primitive accepts a weight
 reordered once and applies the activation as a post-op while the GEMM's output is still in cache; PyTorch
 exposes it in eager mode as ``torch.ops.mkldnn._linear_pointwise`` (what inductor's freezing pass emits).
-``python scripts/bench_packed.py`` measured fc1+GELU 1.19-1.22x faster in bfloat16 and 1.08-1.34x in
+``python benchmarks/bench_packed.py`` measured fc1+GELU 1.19-1.22x faster in bfloat16 and 1.08-1.34x in
 float32, whole models 1.00-1.19x in inference (``docs/results/performance.md``, speed work log).
 
 A packed weight is a cache, not state: it is not in ``state_dict``, is dropped by copies and pickling, and

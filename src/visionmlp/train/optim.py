@@ -25,7 +25,7 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
 def can_fuse(groups: list[dict]) -> bool:
     """Whether PyTorch's fused kernels (one pass over every parameter) apply: floating-point tensors on CPU
     or CUDA. On CPU they made the AdamW step several times faster than the default per-tensor loop
-    (``scripts/bench_optimizer.py``), a tenth of a small model's training step."""
+    (``benchmarks/bench_optimizer.py``), a tenth of a small model's training step."""
     params = [p for group in groups for p in group["params"]]
     return bool(params) and all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in params)
 

@@ -1,6 +1,6 @@
 """Time the fused and the composed attention kernels side by side on CPU.
 
-Usage: python scripts/bench_attention.py [--threads N]
+Usage: python benchmarks/bench_attention.py [--threads N]
 
 For each shape (a ViT-B/16 batch at 224, the small ViT on Fashion-MNIST) and each of float32 / bfloat16,
 inference and training (forward + backward), it prints both kernels' times and their ratio, measured in

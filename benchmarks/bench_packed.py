@@ -1,7 +1,7 @@
 """Time ``model.pack()`` (oneDNN-prepacked Linear weights, GELU fused into fc1) against the unpacked model,
 side by side: first an MLP's fc1+GELU on channel-MLP shapes, then whole models in inference.
 
-Usage: python scripts/bench_packed.py [--threads N] [--rounds R] [--dtypes float32 bfloat16] [--models NAME ...]
+Usage: python benchmarks/bench_packed.py [--threads N] [--rounds R] [--dtypes float32 bfloat16] [--models NAME ...]
 
 Each comparison alternates the two sides within every round in one process and prints the median of the
 per-round ratios (unpacked time / packed time) with its range; > 1 means packing is faster. Models are

@@ -1,7 +1,7 @@
 """Time ``F.linear`` against ``layers.linear.linear_as_conv`` (a 1x1 oneDNN convolution over the rows), side by
 side: first the kernels alone on channel-MLP shapes, then whole models with the conv path switched on and off.
 
-Usage: python scripts/bench_linear.py [--threads N] [--rounds R] [--models NAME ...]
+Usage: python benchmarks/bench_linear.py [--threads N] [--rounds R] [--models NAME ...]
 
 Each comparison alternates the two sides within every round in one process and prints the median of the
 per-round ratios (time of F.linear / time of the conv path) with its range; > 1 means the conv is faster.

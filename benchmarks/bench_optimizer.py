@@ -1,6 +1,6 @@
 """Time one optimizer step on small models' parameters: the per-tensor loop, foreach and fused kernels.
 
-Usage: python scripts/bench_optimizer.py [--threads N] [--opt adamw|sgd]
+Usage: python benchmarks/bench_optimizer.py [--threads N] [--opt adamw|sgd]
 
 The three implementations step the same parameters (random gradients) in alternating rounds in one
 process; the median of the rounds is printed per model. ``train/optim.py`` uses the fused kernel
