@@ -54,6 +54,7 @@ def model_steps(name: str, batch: int, train: bool) -> dict[str, Step]:
     model = visionmlp.create_model(name)
     x = torch.randn(batch, *get_entry(name).pretrained_cfg.input_size)
     step = training_step(model.train(), x, model.num_classes, None) if train else inference_step(model.eval(), x)
+
     def with_conv(enabled: bool) -> Step:
         def run():
             with forced(conv_linear=enabled):

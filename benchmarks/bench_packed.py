@@ -16,10 +16,10 @@ import argparse
 import copy
 
 import torch
-from performance_report import OTHERS, SHARED
 from torch import nn
 
 import visionmlp
+from visionmlp.bench.report import OTHERS, SHARED
 from visionmlp.bench.throughput import Stats, Step, alternate, inference_step, per_round_ratio
 from visionmlp.layers.linear import Linear
 from visionmlp.models import get_entry

@@ -93,3 +93,17 @@ def test_compare_timm_same_function_and_ratio(name, capsys):
     cmp = doc["results"][0]["compare_timm"]
     assert cmp["max_abs_diff"] <= 1e-4
     assert len(cmp["inference"]["ratio"]["samples"]) == 1 and cmp["inference"]["ratio"]["median"] > 0
+
+
+def test_report_renders_the_committed_document_from_its_json(tmp_path, capsys):
+    """docs/results/performance.md is what ``visionmlp benchmark --report --render`` makes of performance.json."""
+    import shutil
+
+    from conftest import REPO_ROOT
+
+    for name in ("performance.md", "performance.json"):
+        shutil.copy(REPO_ROOT / "docs" / "results" / name, tmp_path / name)
+    assert main(["benchmark", "--report", "--render", "--report-dir", str(tmp_path)]) == 0
+    assert (tmp_path / "performance.md").read_text() == (REPO_ROOT / "docs/results/performance.md").read_text()
+    assert main(["benchmark", "--render"]) == 2 and "--render and --only belong to --report" in capsys.readouterr().err
+    assert main(["benchmark"]) == 2 and "name the models to benchmark" in capsys.readouterr().err

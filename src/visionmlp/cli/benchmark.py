@@ -11,10 +11,12 @@ from __future__ import annotations
 import json
 import os
 import sys
+from pathlib import Path
 
 import torch
 
 from ..bench.compare import REFERENCES
+from ..bench.report import RUNS, write_report
 from ..bench.revision import compare_revision
 from ..bench.roofline import MATMUL_SIDE
 from ..bench.run import DTYPES, MEASURES, BenchConfig, benchmark
@@ -32,7 +34,7 @@ def register(sub) -> None:
         help="measure params, MACs, throughput, latency, memory and fraction of the matmul rate",
         description="Benchmark models (a name or a shell-style glob such as 'mixer_*') on random weights.",
     )
-    p.add_argument("models", nargs="+", help="model names or glob patterns")
+    p.add_argument("models", nargs="*", help="model names or glob patterns (none with --report)")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--img-size", type=int, default=None, help="square input side (default: the variant's)")
     p.add_argument("--dtype", choices=sorted(DTYPES), default="float32", help="weights and activations")
@@ -73,6 +75,14 @@ def register(sub) -> None:
         "inference and training measures: the ratio REV time / working-tree time, above 1 faster now",
     )
     p.add_argument("--json", action="store_true", help="one JSON document instead of a table")
+    report = p.add_argument_group("the performance report (docs/results/performance.md, bench/report.py)")
+    report.add_argument("--report", action="store_true", help="measure this CPU kind's tables and rewrite the report")
+    report.add_argument("--render", action="store_true", help="with --report: rewrite it from the saved JSON only")
+    report.add_argument("--only", nargs="+", choices=list(RUNS), metavar="RUN",
+                        help=f"with --report: re-measure these runs, keep the others ({', '.join(RUNS)})")  # fmt: skip
+    report.add_argument(
+        "--report-dir", default="docs/results", help="with --report: its folder (default: docs/results)"
+    )
     p.set_defaults(func=_run)
 
 
@@ -109,6 +119,14 @@ def _config(args) -> BenchConfig:
 
 
 def _run(args) -> int:
+    if args.report:
+        path = write_report(Path(args.report_dir), args.render, args.official_root, args.only)
+        print(f"wrote {path}")
+        return 0
+    if args.render or args.only:
+        raise UsageError("--render and --only belong to --report")
+    if not args.models:
+        raise UsageError("name the models to benchmark (names or globs such as 'mixer_*'), or pass --report")
     cfg = _config(args)
     names = _names(args.models)
     if args.revision:
