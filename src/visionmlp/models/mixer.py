@@ -30,18 +30,25 @@ from ._registry import (
 )
 
 
-class TokenMlp(Mlp):
+class TokenMlp(nn.Module):
     """The token-mixing MLP: Linear(S, D_S) -> GELU -> Linear(D_S, S), shared across channels.
 
     It takes the block's ``(B, S, C)`` tokens as they are and mixes along S with batched matmuls
     (``layers.token_linear.mix_tokens``): the paper's ``(MLP(X^T))^T`` without the transposes. Given
     another token ``grid`` than the one it was built for, it resamples its grid-tied weights (fc1's input
-    axis, fc2's output axis and bias) to that grid; see ``layers.resample``.
+    axis, fc2's output axis and bias) to that grid; see ``layers.resample``. ``fc1``/``fc2`` hold the weights
+    under the channel MLP's names (so checkpoints load by name) as plain ``nn.Linear``s: they are never called
+    as Linears, so ``pack()`` leaves them alone.
     """
 
     def __init__(self, grid: tuple[int, int], hidden: int, drop: float = 0.0, gelu_approximate: str = "none"):
-        super().__init__(grid[0] * grid[1], hidden, drop=drop, gelu_approximate=gelu_approximate)
+        super().__init__()
         self.grid = tuple(grid)
+        self.fc1 = nn.Linear(grid[0] * grid[1], hidden)
+        self.act = nn.GELU(approximate=gelu_approximate)
+        self.drop1 = nn.Dropout(drop)
+        self.fc2 = nn.Linear(hidden, grid[0] * grid[1])
+        self.drop2 = nn.Dropout(drop)
 
     def forward(self, x: torch.Tensor, grid: tuple[int, int] | None = None) -> torch.Tensor:  # x: (B, S, C)
         w1, w2, b2 = self.fc1.weight, self.fc2.weight, self.fc2.bias
