@@ -7,12 +7,15 @@ from .fashion_mnist import FASHION_MNIST_CLASSES, fashion_mnist_dir, load_fashio
 from .image_folder import ImageFolder
 from .loader import build_loader, default_workers, set_position
 from .mixup import Mixup, soft_target_cross_entropy
+from .mosaic import FashionMnistMosaic, MosaicTarget
 from .randaugment import RandAugment, rand_augment_transform
 from .resolve import create_transform, resolve_data_config
 from .synthetic import SyntheticDataset
 from .transforms import build_eval_transform, build_train_transform
 
 __all__ = [
+    "FashionMnistMosaic",
+    "MosaicTarget",
     "FASHION_MNIST_CLASSES",
     "ArrayDataset",
     "ImageDataset",

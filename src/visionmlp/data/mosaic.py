@@ -1,0 +1,106 @@
+"""Fashion-MNIST mosaics: a dense-prediction task made offline from real images.
+
+COCO and ADE20K cannot be downloaded here, so segmentation and detection train on canvases of several
+Fashion-MNIST garments, each placed at a random position and scale, later ones covering earlier ones where they
+overlap. Every canvas comes with what both tasks need: a per-pixel class map (0 is background, ``k + 1`` the
+garment class ``k``; a pixel belongs to a garment where the garment's own image is brighter than
+:data:`INK`) and one box and class per garment still visible (its visible pixels' extent, ``x0, y0, x1, y1`` in
+pixels with ``x1``/``y1`` exclusive, as COCO's ``x, y, w, h`` is). Canvases of the ``train`` split use only
+training images and those of ``test`` only test images; canvas ``i`` is a pure function of ``(seed, split, i)``,
+so a dataset is the same in every process and session without being stored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import Dataset
+
+from .base import sample_rng
+from .fashion_mnist import FASHION_MNIST_CLASSES, load_fashion_mnist
+
+#: a garment pixel is one brighter than this (Fashion-MNIST's background is 0; the faintest garment edges ~10)
+INK = 24
+#: a garment covered so much that fewer of its pixels than this stay visible gets no box (its pixels keep its class)
+MIN_VISIBLE = 16
+_SPLITS = {"train": 0, "test": 1}
+
+
+@dataclass(frozen=True)
+class MosaicTarget:
+    """What one canvas holds: ``mask`` (H, W) int64 classes with 0 for background; ``boxes`` (N, 4) float32
+    ``x0, y0, x1, y1``; ``labels`` (N,) int64 garment classes 0..9."""
+
+    mask: torch.Tensor
+    boxes: torch.Tensor
+    labels: torch.Tensor
+
+
+class FashionMnistMosaic(Dataset):
+    """``count`` canvases of ``size`` (H, W) with ``objects`` (min, max) garments each, scaled by a factor drawn
+    from ``scale`` (28 x 28 pixels at 1.0); items are ``(image (1, H, W) float in [0, 1], MosaicTarget)``."""
+
+    classes = ("background", *FASHION_MNIST_CLASSES)
+
+    def __init__(
+        self,
+        split: str = "train",
+        size: tuple[int, int] = (96, 96),
+        count: int | None = None,
+        objects: tuple[int, int] = (2, 5),
+        scale: tuple[float, float] = (0.75, 1.75),
+        seed: int = 0,
+        root=None,
+    ):
+        if split not in _SPLITS:
+            raise ValueError(f"unknown split {split!r}; valid splits: {', '.join(_SPLITS)}")
+        height, width = size
+        if min(height, width) < round(28 * scale[1]):
+            raise ValueError(f"a {height}x{width} canvas cannot hold a garment scaled {scale[1]}x (28 px at 1x); "
+                             "use a larger canvas or a smaller scale")  # fmt: skip
+        if not 1 <= objects[0] <= objects[1]:
+            raise ValueError(f"objects must be (min, max) with 1 <= min <= max, got {objects}")
+        self.images, self.garment_labels = load_fashion_mnist(split, root)
+        self.split, self.size, self.objects, self.scale, self.seed = split, (height, width), objects, scale, seed
+        self.count = count if count is not None else len(self.images) // 3
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, MosaicTarget]:
+        if not 0 <= index < self.count:
+            raise IndexError(f"index {index} out of range for {self.count} canvases")
+        rng = sample_rng(self.seed, _SPLITS[self.split], index)
+        height, width = self.size
+        canvas = np.zeros((height, width), dtype=np.uint8)
+        owner = np.full((height, width), -1, dtype=np.int64)  # which garment each pixel shows
+        labels = []
+        for j in range(rng.randint(*self.objects)):
+            source = rng.randrange(len(self.images))
+            side = round(28 * rng.uniform(*self.scale))
+            garment = np.asarray(Image.fromarray(self.images[source].numpy()).resize((side, side), Image.BILINEAR))
+            top, left = rng.randrange(height - side + 1), rng.randrange(width - side + 1)
+            ink = garment > INK
+            window = (slice(top, top + side), slice(left, left + side))
+            canvas[window][ink] = garment[ink]
+            owner[window][ink] = j
+            labels.append(int(self.garment_labels[source]))
+        mask = np.zeros((height, width), dtype=np.int64)
+        boxes, kept = [], []
+        for j, label in enumerate(labels):
+            ys, xs = np.nonzero(owner == j)
+            if len(ys):
+                mask[ys, xs] = label + 1
+            if len(ys) >= MIN_VISIBLE:
+                boxes.append([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1])
+                kept.append(label)
+        image = torch.from_numpy(canvas).float().div_(255).unsqueeze(0)
+        target = MosaicTarget(
+            torch.from_numpy(mask),
+            torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4),
+            torch.tensor(kept, dtype=torch.int64),
+        )
+        return image, target
