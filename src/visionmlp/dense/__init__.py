@@ -1,8 +1,21 @@
 """Dense prediction on top of ``features_only`` backbones: the FPN neck, the Semantic FPN segmentation head and
-its scores."""
+its mIoU, and the FCOS detector with its loss, decoding and NMS (COCO mAP in ``coco_map``, which needs
+pycocotools)."""
 
+from .detect import FCOS, Detections, fcos_detect, fcos_loss
 from .fpn import FPN, FeaturePyramid
 from .metrics import ConfusionMatrix, SegmentationScores, segmentation_scores
 from .segment import SemanticFPN
 
-__all__ = ["FPN", "ConfusionMatrix", "FeaturePyramid", "SegmentationScores", "SemanticFPN", "segmentation_scores"]
+__all__ = [
+    "FCOS",
+    "FPN",
+    "ConfusionMatrix",
+    "Detections",
+    "FeaturePyramid",
+    "SegmentationScores",
+    "SemanticFPN",
+    "fcos_detect",
+    "fcos_loss",
+    "segmentation_scores",
+]
