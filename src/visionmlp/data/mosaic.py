@@ -12,14 +12,13 @@ so a dataset is the same in every process and session without being stored.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
 from .base import sample_rng
+from .dense import DenseTarget
 from .fashion_mnist import FASHION_MNIST_CLASSES, load_fashion_mnist
 
 #: a garment pixel is one brighter than this (Fashion-MNIST's background is 0; the faintest garment edges ~10)
@@ -29,19 +28,10 @@ MIN_VISIBLE = 16
 _SPLITS = {"train": 0, "test": 1}
 
 
-@dataclass(frozen=True)
-class MosaicTarget:
-    """What one canvas holds: ``mask`` (H, W) int64 classes with 0 for background; ``boxes`` (N, 4) float32
-    ``x0, y0, x1, y1``; ``labels`` (N,) int64 garment classes 0..9."""
-
-    mask: torch.Tensor
-    boxes: torch.Tensor
-    labels: torch.Tensor
-
-
 class FashionMnistMosaic(Dataset):
     """``count`` canvases of ``size`` (H, W) with ``objects`` (min, max) garments each, scaled by a factor drawn
-    from ``scale`` (28 x 28 pixels at 1.0); items are ``(image (1, H, W) float in [0, 1], MosaicTarget)``."""
+    from ``scale`` (28 x 28 pixels at 1.0); items are ``(image (1, H, W) float in [0, 1], DenseTarget)`` with both
+    the class map and the boxes."""
 
     classes = ("background", *FASHION_MNIST_CLASSES)
 
@@ -70,7 +60,7 @@ class FashionMnistMosaic(Dataset):
     def __len__(self) -> int:
         return self.count
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, MosaicTarget]:
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, DenseTarget]:
         if not 0 <= index < self.count:
             raise IndexError(f"index {index} out of range for {self.count} canvases")
         rng = sample_rng(self.seed, _SPLITS[self.split], index)
@@ -98,7 +88,7 @@ class FashionMnistMosaic(Dataset):
                 boxes.append([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1])
                 kept.append(label)
         image = torch.from_numpy(canvas).float().div_(255).unsqueeze(0)
-        target = MosaicTarget(
+        target = DenseTarget(
             torch.from_numpy(mask),
             torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4),
             torch.tensor(kept, dtype=torch.int64),
