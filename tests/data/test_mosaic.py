@@ -1,34 +1,16 @@
 """Fashion-MNIST mosaics: deterministic canvases whose class map, boxes and labels agree with the pixels, drawn only
 from their own split's images."""
 
-import gzip
-import struct
-
-import numpy as np
 import pytest
 import torch
 
+from helpers.fake_data import squares_fashion_mnist
 from visionmlp.data.mosaic import INK, MIN_VISIBLE, FashionMnistMosaic
-
-
-def _write_split(folder, split, count, value):
-    """IDX files whose every garment is a 16x16 square of brightness ``value`` (labels cycle 0..9)."""
-    names = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-             "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}[split]  # fmt: skip
-    images = np.zeros((count, 28, 28), dtype=np.uint8)
-    images[:, 6:22, 6:22] = value
-    with gzip.open(folder / f"{names[0]}.gz", "wb") as f:
-        f.write(struct.pack(">IIII", 2051, count, 28, 28) + images.tobytes())
-    with gzip.open(folder / f"{names[1]}.gz", "wb") as f:
-        f.write(struct.pack(">II", 2049, count) + bytes(i % 10 for i in range(count)))
 
 
 @pytest.fixture(scope="module")
 def fake_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("fmnist")
-    _write_split(root, "train", 60000, 100)
-    _write_split(root, "test", 10000, 200)
-    return root
+    return squares_fashion_mnist(tmp_path_factory.mktemp("fmnist"))
 
 
 def test_a_canvas_is_a_function_of_seed_split_and_index(fake_root):

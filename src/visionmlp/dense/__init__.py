@@ -6,16 +6,21 @@ from .detect import FCOS, Detections, fcos_detect, fcos_loss
 from .fpn import FPN, FeaturePyramid
 from .metrics import ConfusionMatrix, SegmentationScores, segmentation_scores
 from .segment import SemanticFPN
+from .task import TASKS, DenseModel, collate_dense, evaluate_dense
 
 __all__ = [
     "FCOS",
     "FPN",
+    "TASKS",
     "ConfusionMatrix",
+    "DenseModel",
     "Detections",
     "FeaturePyramid",
     "SegmentationScores",
     "SemanticFPN",
     "fcos_detect",
     "fcos_loss",
+    "collate_dense",
+    "evaluate_dense",
     "segmentation_scores",
 ]
