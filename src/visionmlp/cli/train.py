@@ -18,6 +18,7 @@ import yaml
 from torch import nn
 
 from ..data import ImageDataset, build_dataset, build_eval_transform, build_train_transform
+from ..dense import DenseModel
 from ..factory import create_model
 from ..models import PretrainedCfg, build_model
 from ..train import (
@@ -31,6 +32,7 @@ from ..train import (
     resolve_checkpoint,
 )
 from ..train.checkpoint import seed_everything
+from ..train.config import HEADLINE
 from ..train.loop import FitResult
 from ..utils.atomic import atomic_write_text
 from ..utils.precision import choose_precision, parse_amp
@@ -211,7 +213,14 @@ def _fit(cfg: TrainConfig, ctx: DistContext, log) -> FitResult:
     for dataset in (train_set, val_set):
         if hasattr(dataset, "summary"):
             log(f"{cfg.data}: {dataset.summary()}")
-    kwargs = model_kwargs(cfg, {"num_classes": len(train_set.classes), "in_chans": train_set.channels})
+    dense = cfg.task != "classify"
+    classes = dense_classes(cfg.task, train_set) if dense else list(train_set.classes)
+    data_args = {"in_chans": train_set.channels}
+    if not dense:  # a dense head brings its own classifier; the backbone returns its feature maps
+        data_args["num_classes"] = len(classes)
+    kwargs = model_kwargs(cfg, data_args)
+    if dense:
+        kwargs["features_only"] = True
     seed_everything(cfg.seed)  # the initial weights; a resumed run restores its RNG states later
     checkpoint = load_checkpoint(cfg.resume) if cfg.resume else None
     if checkpoint is None:
@@ -219,21 +228,25 @@ def _fit(cfg: TrainConfig, ctx: DistContext, log) -> FitResult:
     else:  # the architecture the run saved, weights from the checkpoint: --pretrained (maybe gone) is not read
         model = build_model(cfg.model, **(checkpoint.get("meta") or {}).get("build_kwargs", kwargs))
         model.pretrained_cfg = resumed_input(model.pretrained_cfg, checkpoint)
-    model.pretrained_cfg = dataclasses.replace(model.pretrained_cfg, label_names=tuple(train_set.classes))
+    model.pretrained_cfg = dataclasses.replace(model.pretrained_cfg, label_names=tuple(classes))
     pcfg = model.pretrained_cfg
-    train_set.transform = build_train_transform(
-        pcfg.input_size, pcfg.mean, pcfg.std, scale=(cfg.scale_min, 1.0), hflip=cfg.hflip, auto_augment=cfg.aa,
-        reprob=cfg.reprob, interpolation=pcfg.interpolation,
-    )  # fmt: skip
-    val_set.transform = build_eval_transform(pcfg.input_size, pcfg.mean, pcfg.std, crop_pct=pcfg.crop_pct,
-                                             interpolation=pcfg.interpolation)  # fmt: skip
     meta = {
         "model": cfg.model,
-        "build_kwargs": dict(model.build_kwargs),
-        "classes": list(train_set.classes),
+        "build_kwargs": {**model.build_kwargs, **({"features_only": True} if dense else {})},
+        "classes": classes,
         "input": {k: v for k, v in pcfg.to_dict().items() if k != "weights"},
         "precision": precision.name,
     }
+    if dense:  # dense items come as tensors in [0, 1]; the DenseModel normalises them
+        model = DenseModel(cfg.task, model, len(classes))
+        meta["task"] = cfg.task
+    else:
+        train_set.transform = build_train_transform(
+            pcfg.input_size, pcfg.mean, pcfg.std, scale=(cfg.scale_min, 1.0), hflip=cfg.hflip, auto_augment=cfg.aa,
+            reprob=cfg.reprob, interpolation=pcfg.interpolation,
+        )  # fmt: skip
+        val_set.transform = build_eval_transform(pcfg.input_size, pcfg.mean, pcfg.std, crop_pct=pcfg.crop_pct,
+                                                 interpolation=pcfg.interpolation)  # fmt: skip
     teacher = load_teacher(cfg, log) if cfg.teacher else None
     trainer = Trainer(cfg, model, train_set, val_set, ctx, output, meta, log, precision, teacher)
     if checkpoint is not None:
@@ -243,10 +256,19 @@ def _fit(cfg: TrainConfig, ctx: DistContext, log) -> FitResult:
     if ctx.is_main:
         atomic_write_text(output / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
     params = sum(p.numel() for p in model.parameters())
-    log(f"training {cfg.model} ({params:,} params) on {cfg.data}: {len(train_set)} train / "
+    what = f"{cfg.task} with {cfg.model}" if dense else cfg.model
+    log(f"training {what} ({params:,} params) on {cfg.data}: {len(train_set)} train / "
         f"{len(val_set)} val images, {trainer.steps_per_epoch} steps per epoch, {ctx.world_size} process(es) "
         f"on {ctx.device}; run folder {output}")  # fmt: skip
     return trainer.fit()
+
+
+def dense_classes(task: str, dataset) -> list[str]:
+    """The classes a dense head predicts: the class map's (background included) or the boxes'."""
+    if not hasattr(dataset, "box_classes"):
+        raise UsageError(f"--task {task} needs dense data (fashion-mnist-mosaic, or a folder of images with masks/ "
+                         "or annotations.json); this data holds labelled images for --task classify")  # fmt: skip
+    return list(dataset.classes if task == "segment" else dataset.box_classes)
 
 
 def load_teacher(cfg: TrainConfig, log) -> nn.Module:
@@ -278,6 +300,11 @@ def _train(args) -> int:
         return 130
     if result.last_eval is not None and result.is_main:
         ev = result.last_eval
-        print(f"final: val top-1 {100 * ev.top1:.2f}%, top-5 {100 * ev.top5:.2f}%, loss {ev.loss:.4f} "
-              f"(best top-1 {100 * result.state.best_top1:.2f}% at epoch {result.state.best_epoch})")  # fmt: skip
+        best = f"{100 * result.state.best_top1:.2f}% at epoch {result.state.best_epoch}"
+        if cfg.task != "classify":
+            scores = ", ".join(f"{k} {100 * v:.2f}%" for k, v in ev.items() if isinstance(v, float))
+            print(f"final: val {scores} (best {HEADLINE[cfg.task]} {best})")
+        else:
+            print(f"final: val top-1 {100 * ev.top1:.2f}%, top-5 {100 * ev.top5:.2f}%, loss {ev.loss:.4f} "
+                  f"(best top-1 {best})")  # fmt: skip
     return 0

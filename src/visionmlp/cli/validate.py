@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..data import build_dataset, build_eval_transform, build_loader
+from ..data import build_dataset, build_eval_transform, build_loader, collate_dense
 from ..data.builder import SPLITS
+from ..dense import DenseModel
 from ..train import evaluate
 from ..train.distributed import DistContext, resolve_device
 from ..train.evaluate import EvalResult
@@ -40,6 +41,8 @@ def _validate(args) -> int:
     trained = load_trained(args.checkpoint, use_ema=args.ema)
     spec = args.data or trained.config.get("data")
     split = args.split or trained.config.get("eval_split", "val")
+    if isinstance(trained.model, DenseModel):
+        return _validate_dense(args, trained, spec, split)
     result, classes = score(trained, spec, split, args.batch_size, args.workers, args.device, args.limit)
     _report(result, classes)
     folder = Path(args.output) if args.output else trained.path.parent
@@ -50,6 +53,29 @@ def _validate(args) -> int:
     atomic_write_text(folder / "validation.json", json.dumps(summary, indent=2) + "\n")
     png = _plot_confusion(result, classes, folder / "confusion.png")
     print(f"wrote {folder / 'validation.json'}" + (f" and {png}" if png else " (confusion.png needs matplotlib)"))
+    return 0
+
+
+def _validate_dense(args, trained: Trained, spec: str | None, split: str) -> int:
+    """A segmentation or detection run: its task's scores (mIoU and per-class IoU, or COCO mAP)."""
+    if spec is None:
+        raise ValueError(f"{trained.path} does not name the data it was trained on; pass --data")
+    dataset = build_dataset(spec, split).limit(args.limit)
+    loader = build_loader(dataset, args.batch_size, train=False, workers=args.workers, collate_fn=collate_dense)
+    model = trained.model.to(resolve_device(args.device))
+    scores = model.score(loader)
+    headline = ", ".join(f"{k} {100 * v:.2f}%" for k, v in scores.items() if isinstance(v, float))
+    print(f"{len(dataset):,} images: {headline}")
+    if "iou" in scores:
+        names = trained.classes or [f"class_{i}" for i in range(len(scores["iou"]))]
+        width = max(len(n) for n in names)
+        for name, iou in zip(names, scores["iou"], strict=True):
+            print(f"  {name:<{width}}  " + (f"{100 * iou:6.2f}%" if iou is not None else "     -"))
+    folder = Path(args.output) if args.output else trained.path.parent
+    summary = {"checkpoint": str(trained.path), "data": spec, "split": split, "images": len(dataset),
+               "task": model.task, "ema": args.ema, **scores}  # fmt: skip
+    atomic_write_text(folder / "validation.json", json.dumps(summary, indent=2) + "\n")
+    print(f"wrote {folder / 'validation.json'}")
     return 0
 
 

@@ -3,7 +3,7 @@
 from .base import ArrayDataset, ImageDataset, sample_rng
 from .builder import build_dataset
 from .cifar import find_cifar, load_cifar
-from .dense import CocoDetection, DenseTarget, SegmentationFolder
+from .dense import CocoDetection, DenseDataset, DenseTarget, SegmentationFolder, collate_dense
 from .fashion_mnist import FASHION_MNIST_CLASSES, fashion_mnist_dir, load_fashion_mnist
 from .image_folder import ImageFolder
 from .loader import build_loader, default_workers, set_position
@@ -16,9 +16,11 @@ from .transforms import build_eval_transform, build_train_transform
 
 __all__ = [
     "CocoDetection",
+    "DenseDataset",
     "DenseTarget",
     "FashionMnistMosaic",
     "SegmentationFolder",
+    "collate_dense",
     "FASHION_MNIST_CLASSES",
     "ArrayDataset",
     "ImageDataset",

@@ -3,11 +3,14 @@
 ``spec`` is ``fashion-mnist`` (the installed IDX files; its ``val`` split is the 10,000 test images),
 ``fashion-mnist:holdout`` (train on 54,000 of the 60,000 training images, validate on the other 6,000, held
 out by a fixed seed so that every run shares them, and keep the test images for ``test`` alone: what recipes
-are chosen on), ``synthetic`` or ``synthetic:CxHxW``, or a path:
+are chosen on), ``fashion-mnist-mosaic`` (the dense task: canvases of garments, ``data/mosaic.py``; training
+canvases from the training images, the others from the test images), ``synthetic`` or ``synthetic:CxHxW``, or a
+path:
 a folder of Fashion-MNIST IDX files, a CIFAR-10/100 copy (python or binary layout), or an image folder:
 ``PATH/train`` (else ``PATH``) for training and ``PATH/val`` (or ``validation``, ``test``) for validation; without
 a validation folder, a seeded ``val_split`` fraction of the training images is held out for it, so that a run is
-never validated on the images it trains on.
+never validated on the images it trains on. A dense-task folder (``PATH/train`` and ``PATH/val``, each with
+``images/`` + ``masks/`` or an ``annotations.json``) is read by ``data/dense.py``.
 """
 
 from __future__ import annotations
@@ -17,12 +20,17 @@ from pathlib import Path
 
 from .base import ArrayDataset, ImageDataset
 from .cifar import find_cifar, load_cifar
+from .dense import CocoDetection, DenseDataset, SegmentationFolder
 from .fashion_mnist import FASHION_MNIST_CLASSES, load_fashion_mnist
 from .image_folder import ImageFolder
+from .mosaic import FashionMnistMosaic
 from .synthetic import SyntheticDataset
 
 SPLITS = ("train", "val", "test")
 FASHION_MNIST_HOLDOUT = "fashion-mnist:holdout"
+FASHION_MNIST_MOSAIC = "fashion-mnist-mosaic"
+#: canvases per split of fashion-mnist-mosaic (each a pure function of its index: nothing is stored)
+MOSAIC_COUNTS = {"train": 20000, "test": 2000}
 # The hold-out of fashion-mnist:holdout is one fixed set, whatever a run's seed, so that runs compare on it.
 _HOLDOUT_SEED = 0
 _VAL_FOLDERS = ("val", "validation", "test")
@@ -41,6 +49,9 @@ def build_dataset(spec: str, split: str = "train", val_split: float = 0.1, **kwa
         if split == "test":
             return _fashion_mnist(None, "test", **kwargs)
         return _fashion_mnist(None, "train", **kwargs).hold_out(val_split, _HOLDOUT_SEED, held=split == "val")
+    if spec == FASHION_MNIST_MOSAIC:
+        part = "train" if split == "train" else "test"
+        return FashionMnistMosaic(part, count=MOSAIC_COUNTS[part])  # one fixed set of canvases for every run
     split = "val" if split == "test" else split
     if spec == "fashion-mnist":
         return _fashion_mnist(None, split, **kwargs)
@@ -55,6 +66,9 @@ def build_dataset(spec: str, split: str = "train", val_split: float = 0.1, **kwa
         )
     if any(path.glob("train-images-idx3-ubyte*")):
         return _fashion_mnist(path, split, **kwargs)
+    dense = _dense_folder(path, split)
+    if dense is not None:
+        return dense
     if find_cifar(path) is not None:
         images, labels, classes = load_cifar(path, "train" if split == "train" else "test")
         return ArrayDataset(images, labels, classes, **kwargs)
@@ -64,6 +78,17 @@ def build_dataset(spec: str, split: str = "train", val_split: float = 0.1, **kwa
 def _fashion_mnist(root, split: str, **kwargs) -> ArrayDataset:
     images, labels = load_fashion_mnist("train" if split == "train" else "test", root)
     return ArrayDataset(images, labels, FASHION_MNIST_CLASSES, **kwargs)
+
+
+def _dense_folder(root: Path, split: str) -> DenseDataset | None:
+    """A segmentation (images/ + masks/) or COCO (annotations.json) folder under ``root/train`` and ``root/val``
+    (or ``root`` itself for every split), if ``root`` is one."""
+    for folder in (root / ("train" if split == "train" else "val"), root):
+        if (folder / "masks").is_dir():
+            return SegmentationFolder(folder)
+        if (folder / "annotations.json").is_file():
+            return CocoDetection(folder)
+    return None
 
 
 def _image_folder(root: Path, split: str, val_split: float, **kwargs) -> ImageFolder:

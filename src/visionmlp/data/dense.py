@@ -40,6 +40,48 @@ class DenseTarget:
 _NO_BOXES = (torch.zeros(0, 4), torch.zeros(0, dtype=torch.long))
 
 
+class DenseDataset(Dataset):
+    """What the trainer asks of a dense dataset, once: ``classes``, ``channels``, :meth:`limit` to a seeded
+    subset and :meth:`set_epoch` (a no-op: dense items are not augmented). Subclasses implement ``_size()``
+    and ``_item(i)``. Items come as tensors in [0, 1]; the model normalises them (``dense.DenseModel``)."""
+
+    classes: tuple[str, ...] = ()  # of the class map (segmentation), background included where it is one
+    channels: int = 3
+
+    @property
+    def box_classes(self) -> tuple[str, ...]:
+        """The classes of the boxes (detection): the dataset's classes unless it says otherwise."""
+        return self.classes
+
+    transform = None
+    _keep: torch.Tensor | None = None
+
+    def _size(self) -> int:
+        raise NotImplementedError
+
+    def _item(self, index: int) -> tuple[torch.Tensor, DenseTarget]:
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        return len(self._keep) if self._keep is not None else self._size()
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, DenseTarget]:
+        if not 0 <= index < len(self):
+            raise IndexError(f"index {index} out of range for {len(self)} items")
+        return self._item(int(self._keep[index]) if self._keep is not None else index)
+
+    def limit(self, count: int | None, seed: int = 0) -> DenseDataset:
+        """Keep a fixed random subset of ``count`` items (quick runs and tests); returns ``self``."""
+        if count is not None and count < len(self):
+            if count <= 0:
+                raise ValueError(f"a dataset limit must be positive, got {count}")
+            self._keep = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))[:count].sort().values
+        return self
+
+    def set_epoch(self, epoch: int) -> None:
+        """Nothing changes between epochs (the loader calls it on every dataset)."""
+
+
 def _image(path: Path, channels: int) -> torch.Tensor:
     with Image.open(path) as img:
         array = np.asarray(img.convert("L" if channels == 1 else "RGB"))
@@ -52,7 +94,7 @@ def _largest_class(mask: torch.Tensor) -> int:
     return int(labelled.max()) if len(labelled) else 0
 
 
-class SegmentationFolder(Dataset):
+class SegmentationFolder(DenseDataset):
     """``root/images`` + ``root/masks`` (see the module docstring); ``channels`` 1 or 3."""
 
     def __init__(self, root: str | Path, channels: int = 3):
@@ -73,10 +115,10 @@ class SegmentationFolder(Dataset):
         if names.is_file():
             self.classes = tuple(line.strip() for line in names.read_text().splitlines() if line.strip())
         else:
-            largest = max(_largest_class(self._mask(i)) for i in range(len(self)))
+            largest = max(_largest_class(self._mask(i)) for i in range(len(self.samples)))
             self.classes = tuple(f"class_{k}" for k in range(largest + 1))
 
-    def __len__(self) -> int:
+    def _size(self) -> int:
         return len(self.samples)
 
     def _mask(self, index: int) -> torch.Tensor:
@@ -86,7 +128,7 @@ class SegmentationFolder(Dataset):
                                  "indices (mode L or P)")  # fmt: skip
             return torch.from_numpy(np.asarray(img).astype(np.int64))
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, DenseTarget]:
+    def _item(self, index: int) -> tuple[torch.Tensor, DenseTarget]:
         image, mask = _image(self.samples[index][0], self.channels), self._mask(index)
         if image.shape[-2:] != mask.shape:
             raise ValueError(f"{self.samples[index][0]} is {tuple(image.shape[-2:])} but its mask "
@@ -94,7 +136,7 @@ class SegmentationFolder(Dataset):
         return image, DenseTarget(mask, *_NO_BOXES)
 
 
-class CocoDetection(Dataset):
+class CocoDetection(DenseDataset):
     """``root/annotations.json`` + the images it names (see the module docstring); ``channels`` 1 or 3."""
 
     def __init__(self, root: str | Path, channels: int = 3, annotations: str = "annotations.json"):
@@ -124,12 +166,21 @@ class CocoDetection(Dataset):
             self.boxes[ann["image_id"]].append(([x, y, x + w, y + h], index_of[ann["category_id"]]))
         self.channels = channels
 
-    def __len__(self) -> int:
+    def _size(self) -> int:
         return len(self.images)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, DenseTarget]:
+    def _item(self, index: int) -> tuple[torch.Tensor, DenseTarget]:
         image_id, path = self.images[index]
         found = self.boxes[image_id]
         boxes = torch.tensor([b for b, _ in found], dtype=torch.float32).reshape(-1, 4)
         labels = torch.tensor([c for _, c in found], dtype=torch.long)
         return _image(path, self.channels), DenseTarget(None, boxes, labels)
+
+
+def collate_dense(batch: list[tuple[torch.Tensor, DenseTarget]]) -> tuple[torch.Tensor, list[DenseTarget]]:
+    """A batch of dense items: the images stacked (they must share one size), the targets as a list."""
+    sizes = {tuple(image.shape) for image, _ in batch}
+    if len(sizes) > 1:
+        raise ValueError(f"a batch holds images of sizes {sorted(sizes)}; resize the images to one size or use "
+                         "batch size 1")  # fmt: skip
+    return torch.stack([image for image, _ in batch]), [target for _, target in batch]

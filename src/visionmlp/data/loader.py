@@ -68,8 +68,10 @@ def build_loader(
     rank: int = 0,
     workers: int = 0,
     pin_memory: bool = False,
+    collate_fn=None,
 ) -> DataLoader:
-    """A loader over this rank's share; ``batch_size`` is per rank. Training drops the last partial batch."""
+    """A loader over this rank's share; ``batch_size`` is per rank. Training drops the last partial batch.
+    ``collate_fn`` batches items torch's default way unless given (dense targets: ``dense.collate_dense``)."""
     sampler = (
         ResumableSampler(dataset, world_size, rank, seed) if train else ShardSampler(len(dataset), world_size, rank)
     )
@@ -85,6 +87,7 @@ def build_loader(
         drop_last=train,
         num_workers=workers,
         pin_memory=pin_memory,
+        collate_fn=collate_fn,
         worker_init_fn=_leave_stops_to_the_main_process if workers else None,
         # The loader draws its worker base seed from this generator, not from the global torch RNG
         # (whose state a checkpoint restores for dropout / drop-path).

@@ -15,10 +15,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 from PIL import Image
-from torch.utils.data import Dataset
 
 from .base import sample_rng
-from .dense import DenseTarget
+from .dense import DenseDataset, DenseTarget
 from .fashion_mnist import FASHION_MNIST_CLASSES, load_fashion_mnist
 
 #: a garment pixel is one brighter than this (Fashion-MNIST's background is 0; the faintest garment edges ~10)
@@ -28,12 +27,14 @@ MIN_VISIBLE = 16
 _SPLITS = {"train": 0, "test": 1}
 
 
-class FashionMnistMosaic(Dataset):
+class FashionMnistMosaic(DenseDataset):
     """``count`` canvases of ``size`` (H, W) with ``objects`` (min, max) garments each, scaled by a factor drawn
     from ``scale`` (28 x 28 pixels at 1.0); items are ``(image (1, H, W) float in [0, 1], DenseTarget)`` with both
     the class map and the boxes."""
 
     classes = ("background", *FASHION_MNIST_CLASSES)
+    box_classes = FASHION_MNIST_CLASSES
+    channels = 1
 
     def __init__(
         self,
@@ -57,12 +58,10 @@ class FashionMnistMosaic(Dataset):
         self.split, self.size, self.objects, self.scale, self.seed = split, (height, width), objects, scale, seed
         self.count = count if count is not None else len(self.images) // 3
 
-    def __len__(self) -> int:
+    def _size(self) -> int:
         return self.count
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, DenseTarget]:
-        if not 0 <= index < self.count:
-            raise IndexError(f"index {index} out of range for {self.count} canvases")
+    def _item(self, index: int) -> tuple[torch.Tensor, DenseTarget]:
         rng = sample_rng(self.seed, _SPLITS[self.split], index)
         height, width = self.size
         canvas = np.zeros((height, width), dtype=np.uint8)

@@ -10,13 +10,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..data.dense import IGNORE_INDEX, DenseTarget
+from ..data.dense import IGNORE_INDEX, DenseTarget, collate_dense
+from ..train.config import HEADLINE
 from .coco_map import coco_map
 from .detect import FCOS, fcos_detect, fcos_loss
 from .metrics import ConfusionMatrix
 from .segment import SemanticFPN
 
-TASKS = ("segment", "detect")
+TASKS = tuple(HEADLINE)
+__all__ = ["HEADLINE", "TASKS", "DenseModel", "collate_dense", "evaluate_dense"]
 
 
 class DenseModel(nn.Module):
@@ -44,6 +46,10 @@ class DenseModel(nn.Module):
             return F.cross_entropy(outputs.float(), masks, ignore_index=IGNORE_INDEX)
         return fcos_loss(outputs, [t.boxes for t in targets], [t.labels for t in targets])["loss"]
 
+    def score(self, batches: Iterable[tuple[torch.Tensor, list[DenseTarget]]]) -> dict:
+        """:func:`evaluate_dense` of this model: what the trainer validates with."""
+        return evaluate_dense(self, batches)
+
     @torch.no_grad()
     def predict(self, images: torch.Tensor) -> list:
         """Per image: the class map (segment) or its :class:`~visionmlp.dense.detect.Detections` (detect)."""
@@ -51,15 +57,6 @@ class DenseModel(nn.Module):
         if self.task == "segment":
             return list(outputs.argmax(1))
         return fcos_detect(outputs, tuple(images.shape[-2:]))
-
-
-def collate_dense(batch: list[tuple[torch.Tensor, DenseTarget]]) -> tuple[torch.Tensor, list[DenseTarget]]:
-    """A batch of dense items: the images stacked (they must share one size), the targets as a list."""
-    sizes = {tuple(image.shape) for image, _ in batch}
-    if len(sizes) > 1:
-        raise ValueError(f"a batch holds images of sizes {sorted(sizes)}; resize the images to one size or use "
-                         "batch size 1")  # fmt: skip
-    return torch.stack([image for image, _ in batch]), [target for _, target in batch]
 
 
 @torch.no_grad()

@@ -25,12 +25,20 @@ _BOUNDS = {"gt": (">", lambda v, b: v > b), "ge": (">=", lambda v, b: v >= b), "
 _TYPES = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,), "dict": (dict,)}
 
 
+#: each dense task's headline score (a key of ``dense.DenseModel.score``'s result): what a run is judged and its
+#: best epoch chosen by
+HEADLINE = {"segment": "miou", "detect": "map"}
+
+
 @dataclass
 class TrainConfig:
     # what to train, on what, where to
     model: str = _opt("mixer_s4_28", "registered model name (`visionmlp list-models`)")
     data: str = _opt("fashion-mnist", "fashion-mnist, fashion-mnist:holdout (validated on 6,000 held-out training "
                      "images), synthetic[:CxHxW], or a path (IDX / CIFAR / image folder)")  # fmt: skip
+    task: str = _opt("classify", "classify, or segment (Semantic FPN) / detect (FCOS) on the model's features_only "
+                     "pyramid, with dense data such as fashion-mnist-mosaic",
+                     choices=("classify", "segment", "detect"))  # fmt: skip
     output: str | None = _opt(None, "run folder for checkpoints and logs (default: runs/<model>-<timestamp>)")
     pretrained: str | None = _opt(None, "initial weights: a save_pretrained folder or an official file")
     resume: str | None = _opt(None, "resume from a checkpoint file or a run folder (its last.pth)")
@@ -129,3 +137,11 @@ class TrainConfig:
             raise ValueError(
                 f"{f.name} {problem}, got {value!r}; fix it in the recipe or with --{f.name.replace('_', '-')}"
             )
+        if self.task != "classify":
+            classifying = [name for name, on in (("mixup", self.mixup > 0), ("cutmix", self.cutmix > 0),
+                                                 ("aa", self.aa), ("teacher", self.teacher)) if on]  # fmt: skip
+            if classifying:
+                raise ValueError(f"--task {self.task} trains on whole images with their dense labels, but "
+                                 f"{', '.join(classifying)} {'is a' if len(classifying) == 1 else 'are'} "
+                                 f"classification setting{'s' if len(classifying) > 1 else ''}; drop "
+                                 f"{'it' if len(classifying) == 1 else 'them'}")  # fmt: skip

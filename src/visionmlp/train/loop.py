@@ -24,13 +24,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from ..data import ImageDataset, Mixup, build_loader, default_workers, sample_rng, set_position
+from ..data import ImageDataset, Mixup, build_loader, collate_dense, default_workers, sample_rng, set_position
 from ..data.mixup import soft_target_cross_entropy
 from ..utils import pause_point
 from ..utils.capabilities import compiled
 from ..utils.precision import Precision, choose_precision
 from .checkpoint import CHECKPOINT_FORMAT, LAST, CheckpointSaver, capture_rng, restore_rng
-from .config import TrainConfig
+from .config import HEADLINE, TrainConfig
 from .distill import Teacher, distillation_loss
 from .distributed import DistContext
 from .ema import ModelEma
@@ -131,10 +131,16 @@ class Trainer:
             )
         micro_batch = cfg.batch_size // (self.ctx.world_size * cfg.accum_steps)
         workers = default_workers() if cfg.workers is None else cfg.workers
+        #: a dense task (segment, detect): the model computes its own loss and scores (``dense.DenseModel``)
+        self.dense = cfg.task != "classify"
         common = {"seed": cfg.seed, "world_size": self.ctx.world_size, "rank": self.ctx.rank, "workers": workers,
-                  "pin_memory": self.ctx.device.type == "cuda"}  # fmt: skip
+                  "pin_memory": self.ctx.device.type == "cuda",
+                  "collate_fn": collate_dense if self.dense else None}  # fmt: skip
         self.train_loader = build_loader(train_set, micro_batch, train=True, **common)
-        self.val_loader = build_loader(val_set, micro_batch, train=False, **common)
+        # a dense score (mIoU, mAP) is not a sum over images: every rank scores the whole validation set
+        val_share = {"world_size": 1, "rank": 0} if self.dense else {}
+        self.val_loader = build_loader(val_set, micro_batch, train=False, **{**common, **val_share})
+        self.score_key = f"val_{HEADLINE[cfg.task]}" if self.dense else "val_top1"
         self.steps_per_epoch = len(self.train_loader) // cfg.accum_steps
         if self.steps_per_epoch == 0:
             raise ValueError(f"one epoch holds fewer than accum_steps={cfg.accum_steps} batches; lower it")
@@ -237,9 +243,9 @@ class Trainer:
                         break
                     last_eval, row = validated
                     logger.epoch(st.rows)
-                    improved = row["val_top1"] > st.best_top1
+                    improved = row[self.score_key] > st.best_top1  # the task's headline score
                     if improved:
-                        st.best_top1, st.best_epoch = row["val_top1"], row["epoch"]
+                        st.best_top1, st.best_epoch = row[self.score_key], row["epoch"]
                     checkpoint = self._save(is_best=improved)
                 if stopped == "signal":
                     checkpoint = self._save()
@@ -317,7 +323,8 @@ class Trainer:
         losses = []
         for i, (x, y) in enumerate(micro_batches):
             x = x.to(self.ctx.device, non_blocking=True, memory_format=self.memory_format)
-            y = y.to(self.ctx.device, non_blocking=True)
+            if not self.dense:  # dense targets stay a list of DenseTargets; the model's loss moves what it needs
+                y = y.to(self.ctx.device, non_blocking=True)
             targets = None
             if self.mixup is not None:
                 x, targets = self.mixup(x, y, sample_rng(cfg.seed, st.global_step, i, self.ctx.rank))
@@ -328,7 +335,9 @@ class Trainer:
                     with autocast(self.ctx.device, self.precision.bf16):
                         logits = self.net(x)
                         taught = self.teacher(x) if self.teacher is not None else None  # the same mixed batch
-                    if targets is not None:
+                    if self.dense:
+                        loss = self.model.loss(logits, y)
+                    elif targets is not None:
                         loss = soft_target_cross_entropy(logits, targets)
                     else:
                         loss = F.cross_entropy(logits.float(), y, label_smoothing=cfg.label_smoothing)
@@ -417,14 +426,22 @@ class Trainer:
         self.validation_seconds = seconds
         epoch = st.epoch + 1 if complete else round(st.epoch + st.step_in_epoch / self.steps_per_epoch, 3)
         row = {"epoch": epoch, "step": st.global_step, "lr": self.optimizer.param_groups[0]["lr"],
-               "train_loss": train_loss, "val_loss": result.loss, "val_top1": result.top1,
-               "val_top5": result.top5}  # fmt: skip
-        message = f"top-1 {100 * result.top1:.2f}%"
-        if ema_result is not None:
-            row.update(ema_top1=ema_result.top1, ema_top5=ema_result.top5, ema_loss=ema_result.loss)
-            message += f" (EMA {100 * ema_result.top1:.2f}%)"
+               "train_loss": train_loss}  # fmt: skip
+        if self.dense:
+            headline = HEADLINE[cfg.task]
+            row.update({f"val_{k}": v for k, v in result.items() if isinstance(v, float)})
+            message = f"{headline} {100 * result[headline]:.2f}%"
+            if ema_result is not None:
+                row.update({f"ema_{k}": v for k, v in ema_result.items() if isinstance(v, float)})
+                message += f" (EMA {100 * ema_result[headline]:.2f}%)"
+        else:
+            row.update(val_loss=result.loss, val_top1=result.top1, val_top5=result.top5)
+            message = f"val loss {result.loss:.4f}, top-1 {100 * result.top1:.2f}%"
+            if ema_result is not None:
+                row.update(ema_top1=ema_result.top1, ema_top5=ema_result.top5, ema_loss=ema_result.loss)
+                message += f" (EMA {100 * ema_result.top1:.2f}%)"
         row.update(elapsed_s=round(st.elapsed, 2), skipped_batches=st.skipped_batches, **self.clock.columns())
-        self.log(f"epoch {epoch}/{cfg.epochs}: train loss {train_loss:.4f}, val loss {result.loss:.4f}, {message}")
+        self.log(f"epoch {epoch}/{cfg.epochs}: train loss {train_loss:.4f}, {message}")
         self.log(f"  time: {self.clock.summary()}")
         self.clock.reset()
         st.rows.append(row)
@@ -433,9 +450,12 @@ class Trainer:
             st.step_in_epoch, st.epoch_loss_sum, st.epoch_loss_count = 0, 0.0, 0
         return result, row
 
-    def evaluate(self, model: nn.Module) -> EvalResult | None:
+    def evaluate(self, model: nn.Module) -> EvalResult | dict | None:
         """The validation score, or None when a stop request arrives first (single process only: under DDP
-        every rank must finish the evaluation's collectives, so a stop waits for its end)."""
+        every rank must finish the evaluation's collectives, so a stop waits for its end). A dense task's model
+        scores itself (a dict of its scores: ``dense.DenseModel.score``)."""
+        if self.dense:
+            return model.score(self.val_loader)
         stop = None if self.ctx.distributed else (lambda: self.stop.requested)
         return evaluate(model, self.val_loader, self.num_classes, self.ctx, amp=self.precision.bf16,
                         channels_last=self.cfg.channels_last, should_stop=stop)  # fmt: skip

@@ -1,0 +1,44 @@
+"""``visionmlp train --task segment|detect`` end to end on Fashion-MNIST mosaics, resumed, then ``validate``."""
+
+import csv
+import json
+
+import pytest
+
+from helpers.fake_data import squares_fashion_mnist
+from visionmlp.cli import main
+
+QUICK = ["--model", "convmlp_s4_28", "--data", "fashion-mnist-mosaic", "--batch-size", "8", "--limit-train", "32",
+         "--limit-val", "8", "--workers", "0", "--no-progress", "--ema", "--ema-decay", "0.5"]  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def fake_fashion_mnist(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("VISIONMLP_FASHION_MNIST", str(squares_fashion_mnist(tmp_path_factory.mktemp("fmnist"))))
+
+
+@pytest.mark.parametrize("task, headline", [("segment", "miou"), ("detect", "map")])
+def test_train_resume_validate(tmp_path, capsys, task, headline):
+    if task == "detect":
+        pytest.importorskip("pycocotools", reason="the dense extra (pycocotools) is not installed")
+    run = tmp_path / "run"
+    assert main(["train", "--task", task, *QUICK, "--epochs", "1", "--output", str(run)]) == 0
+    assert main(["train", "--resume", str(run), "--epochs", "2"]) == 0
+    out = capsys.readouterr().out
+    assert f"final: val {headline} " in out and "resumed from" in out
+    rows = list(csv.DictReader((run / "summary.csv").open()))
+    assert [r["epoch"] for r in rows] == ["1", "2"] and 0 <= float(rows[-1][f"val_{headline}"]) <= 1
+    assert f"ema_{headline}" in rows[-1]
+    assert main(["validate", str(run), "--ema", "--limit", "8"]) == 0  # the run's own 8 validation canvases
+    summary = json.loads((run / "validation.json").read_text())
+    assert summary["task"] == task and 0 <= summary[headline] <= 1
+    assert summary[headline] == pytest.approx(float(rows[-1][f"ema_{headline}"]))  # the run's own score, again
+
+
+def test_dense_task_needs_dense_data(tmp_path, capsys):
+    argv = ["train", "--task", "segment", "--model", "convmlp_s4_28", "--data", "synthetic", "--epochs", "1",
+            "--output", str(tmp_path / "r")]  # fmt: skip
+    assert main(argv) == 2
+    assert "--task segment needs dense data" in capsys.readouterr().err
+    assert main(["train", "--task", "detect", *QUICK, "--mixup", "0.2", "--output", str(tmp_path / "s")]) == 2
+    assert "mixup is a classification setting; drop it" in capsys.readouterr().err
