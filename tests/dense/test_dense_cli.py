@@ -3,7 +3,9 @@
 import csv
 import json
 
+import numpy as np
 import pytest
+import torch
 
 from helpers.fake_data import squares_fashion_mnist
 from visionmlp.cli import main
@@ -42,3 +44,33 @@ def test_dense_task_needs_dense_data(tmp_path, capsys):
     assert "--task segment needs dense data" in capsys.readouterr().err
     assert main(["train", "--task", "detect", *QUICK, "--mixup", "0.2", "--output", str(tmp_path / "s")]) == 2
     assert "mixup is a classification setting; drop it" in capsys.readouterr().err
+
+
+def test_a_segmentation_run_scores_at_other_canvas_sizes(tmp_path, capsys):
+    """Trained at 96x96, a hierarchical backbone's run is scored natively on larger and non-square canvases."""
+    run = tmp_path / "run"
+    assert main(["train", "--task", "segment", *QUICK, "--epochs", "1", "--output", str(run)]) == 0
+    for size in ("128x128", "80x112"):
+        assert main(["validate", str(run), "--data", f"fashion-mnist-mosaic:{size}", "--limit", "4"]) == 0
+        summary = json.loads((run / "validation.json").read_text())
+        assert summary["data"].endswith(size) and 0 <= summary["miou"] <= 1
+
+
+def test_predict_draws_the_prediction_over_the_image(tmp_path, capsys):
+    from PIL import Image
+
+    from visionmlp.dense.detect import Detections
+    from visionmlp.dense.overlay import overlay_detections, overlay_segmentation, palette
+
+    run = tmp_path / "run"
+    assert main(["train", "--task", "detect", *QUICK, "--epochs", "1", "--output", str(run)]) == 0
+    Image.new("L", (40, 30), 0).save(tmp_path / "shoe.png")
+    assert main(["predict", str(tmp_path / "shoe.png"), "--checkpoint", str(run), "--overlay-dir", str(tmp_path)]) == 0
+    assert "wrote" in capsys.readouterr().out
+    assert Image.open(tmp_path / "shoe_detect.png").size == (160, 120)  # drawn 4x larger
+    image, class_map = torch.zeros(1, 2, 3), torch.tensor([[0, 2, 2], [0, 0, 1]])
+    seg = np.asarray(overlay_segmentation(image, class_map, 3, scale=1))
+    assert (seg[0, 0] == 0).all() and (seg[0, 1] == np.array(palette(3)[2]) // 2).all()  # half over a black image
+    det = overlay_detections(torch.zeros(1, 20, 20), Detections(torch.tensor([[2.0, 2, 10, 10]]), torch.ones(1),
+                                                                torch.tensor([0])), ["bag"], scale=1)  # fmt: skip
+    assert np.asarray(det)[2, 5].any()  # the box's top edge is drawn

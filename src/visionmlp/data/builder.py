@@ -4,8 +4,8 @@
 ``fashion-mnist:holdout`` (train on 54,000 of the 60,000 training images, validate on the other 6,000, held
 out by a fixed seed so that every run shares them, and keep the test images for ``test`` alone: what recipes
 are chosen on), ``fashion-mnist-mosaic`` (the dense task: canvases of garments, ``data/mosaic.py``; training
-canvases from the training images, the others from the test images), ``synthetic`` or ``synthetic:CxHxW``, or a
-path:
+canvases from the training images, the others from the test images; ``fashion-mnist-mosaic:HxW`` for canvases of
+another size than 96x96), ``synthetic`` or ``synthetic:CxHxW``, or a path:
 a folder of Fashion-MNIST IDX files, a CIFAR-10/100 copy (python or binary layout), or an image folder:
 ``PATH/train`` (else ``PATH``) for training and ``PATH/val`` (or ``validation``, ``test``) for validation; without
 a validation folder, a seeded ``val_split`` fraction of the training images is held out for it, so that a run is
@@ -28,7 +28,7 @@ from .synthetic import SyntheticDataset
 
 SPLITS = ("train", "val", "test")
 FASHION_MNIST_HOLDOUT = "fashion-mnist:holdout"
-FASHION_MNIST_MOSAIC = "fashion-mnist-mosaic"
+_MOSAIC = re.compile(r"^fashion-mnist-mosaic(?::(\d+)x(\d+))?$")
 #: canvases per split of fashion-mnist-mosaic (each a pure function of its index: nothing is stored)
 MOSAIC_COUNTS = {"train": 20000, "test": 2000}
 # The hold-out of fashion-mnist:holdout is one fixed set, whatever a run's seed, so that runs compare on it.
@@ -49,9 +49,11 @@ def build_dataset(spec: str, split: str = "train", val_split: float = 0.1, **kwa
         if split == "test":
             return _fashion_mnist(None, "test", **kwargs)
         return _fashion_mnist(None, "train", **kwargs).hold_out(val_split, _HOLDOUT_SEED, held=split == "val")
-    if spec == FASHION_MNIST_MOSAIC:
+    mosaic = _MOSAIC.match(spec)
+    if mosaic:
         part = "train" if split == "train" else "test"
-        return FashionMnistMosaic(part, count=MOSAIC_COUNTS[part])  # one fixed set of canvases for every run
+        size = (int(mosaic.group(1)), int(mosaic.group(2))) if mosaic.group(1) else (96, 96)
+        return FashionMnistMosaic(part, size=size, count=MOSAIC_COUNTS[part])  # one fixed set for every run
     split = "val" if split == "test" else split
     if spec == "fashion-mnist":
         return _fashion_mnist(None, split, **kwargs)
