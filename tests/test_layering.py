@@ -22,7 +22,7 @@ ALLOWED = {
     "bench": BASE | {"models", "layers", "convert"},
     "export": BASE | {"models"},
     "dense": BASE | {"models", "layers", "data", "train"},
-    "experiments": BASE | {"models", "layers", "data", "train", "bench", "factory"},
+    "experiments": BASE | {"models", "layers", "data", "train", "bench", "factory", "dense"},
 }
 
 

@@ -40,6 +40,7 @@ EXPECTED_ROWS = {
     "residual": 4,
     "resolution": 5 * (1 + 2 * 4),  # 5 models x (28x28 + 2 modes x 4 sizes)
     "tradeoff": 3,
+    "transfer": 3,
 }
 TRADEOFF_SUBSET = ["gmlp_s4_28", "vit_s4_28", "resnet_s2_28"]  # the smoke test times 3 of the 15 variants
 

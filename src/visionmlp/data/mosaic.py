@@ -30,7 +30,8 @@ _SPLITS = {"train": 0, "test": 1}
 class FashionMnistMosaic(DenseDataset):
     """``count`` canvases of ``size`` (H, W) with ``objects`` (min, max) garments each, scaled by a factor drawn
     from ``scale`` (28 x 28 pixels at 1.0); items are ``(image (1, H, W) float in [0, 1], DenseTarget)`` with both
-    the class map and the boxes."""
+    the class map and the boxes. ``source`` takes the garments from another grey image dataset instead of the
+    Fashion-MNIST ``split`` (its classes then name the map's and the boxes')."""
 
     classes = ("background", *FASHION_MNIST_CLASSES)
     box_classes = FASHION_MNIST_CLASSES
@@ -45,6 +46,7 @@ class FashionMnistMosaic(DenseDataset):
         scale: tuple[float, float] = (0.75, 1.75),
         seed: int = 0,
         root=None,
+        source=None,
     ):
         if split not in _SPLITS:
             raise ValueError(f"unknown split {split!r}; valid splits: {', '.join(_SPLITS)}")
@@ -54,9 +56,16 @@ class FashionMnistMosaic(DenseDataset):
                              "use a larger canvas or a smaller scale")  # fmt: skip
         if not 1 <= objects[0] <= objects[1]:
             raise ValueError(f"objects must be (min, max) with 1 <= min <= max, got {objects}")
-        self.images, self.garment_labels = load_fashion_mnist(split, root)
+        if source is None:
+            images, labels = load_fashion_mnist(split, root)
+            self._garments = len(images)
+            self._garment = lambda i: (images[i].numpy(), int(labels[i]))
+        else:  # any grey image dataset (ImageDataset: .image(i) -> (PIL image, label), .classes)
+            self.classes, self.box_classes = ("background", *source.classes), tuple(source.classes)
+            self._garments = len(source)
+            self._garment = lambda i: _grey(*source.image(i))
         self.split, self.size, self.objects, self.scale, self.seed = split, (height, width), objects, scale, seed
-        self.count = count if count is not None else len(self.images) // 3
+        self.count = count if count is not None else self._garments // 3
 
     def _size(self) -> int:
         return self.count
@@ -68,15 +77,15 @@ class FashionMnistMosaic(DenseDataset):
         owner = np.full((height, width), -1, dtype=np.int64)  # which garment each pixel shows
         labels = []
         for j in range(rng.randint(*self.objects)):
-            source = rng.randrange(len(self.images))
+            pixels, label = self._garment(rng.randrange(self._garments))
             side = round(28 * rng.uniform(*self.scale))
-            garment = np.asarray(Image.fromarray(self.images[source].numpy()).resize((side, side), Image.BILINEAR))
+            garment = np.asarray(Image.fromarray(pixels).resize((side, side), Image.BILINEAR))
             top, left = rng.randrange(height - side + 1), rng.randrange(width - side + 1)
             ink = garment > INK
             window = (slice(top, top + side), slice(left, left + side))
             canvas[window][ink] = garment[ink]
             owner[window][ink] = j
-            labels.append(int(self.garment_labels[source]))
+            labels.append(label)
         mask = np.zeros((height, width), dtype=np.int64)
         boxes, kept = [], []
         for j, label in enumerate(labels):
@@ -93,3 +102,7 @@ class FashionMnistMosaic(DenseDataset):
             torch.tensor(kept, dtype=torch.int64),
         )
         return image, target
+
+
+def _grey(image: Image.Image, label: int) -> tuple[np.ndarray, int]:
+    return np.asarray(image.convert("L")), int(label)

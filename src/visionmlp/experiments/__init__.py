@@ -7,13 +7,22 @@ study record, running it, the report and the claims table) and ``_plot`` are sha
 
 from __future__ import annotations
 
-from . import convmlp_ablation, data_scale, dynamixer_ablation, permutation, residual, resolution, tradeoff
+from . import (
+    convmlp_ablation,
+    data_scale,
+    dynamixer_ablation,
+    permutation,
+    residual,
+    resolution,
+    tradeoff,
+    transfer,
+)
 from ._runner import BUDGETS, Arm, Budget, ParamMismatchError, Point, check_matched, study_precision
 from ._study import FAILS, HOLDS, INCONCLUSIVE, Study, Verdict, render_study, run_study, write_index
 
 STUDIES: dict[str, Study] = {
     m.STUDY.name: m.STUDY
-    for m in (data_scale, permutation, convmlp_ablation, dynamixer_ablation, residual, resolution, tradeoff)
+    for m in (data_scale, permutation, convmlp_ablation, dynamixer_ablation, residual, resolution, tradeoff, transfer)
 }
 
 __all__ = [
