@@ -46,10 +46,14 @@ def test_dense_task_needs_dense_data(tmp_path, capsys):
     assert "mixup is a classification setting; drop it" in capsys.readouterr().err
 
 
-def test_a_segmentation_run_scores_at_other_canvas_sizes(tmp_path, capsys):
-    """Trained at 96x96, a hierarchical backbone's run is scored natively on larger and non-square canvases."""
+@pytest.mark.parametrize("model", ["convmlp_s4_28", "mixer_s4_28"])
+def test_a_segmentation_run_scores_at_other_canvas_sizes(tmp_path, capsys, model):
+    """Trained at 96x96, a run is scored on larger and non-square canvases: a hierarchical backbone natively, a
+    fixed-grid one through dynamic_img_size (its token mixing resampled to each canvas's grid)."""
     run = tmp_path / "run"
-    assert main(["train", "--task", "segment", *QUICK, "--epochs", "1", "--output", str(run)]) == 0
+    extra = ["--model-kwargs", "{dynamic_img_size: true}"] if model == "mixer_s4_28" else []
+    argv = ["train", "--task", "segment", *QUICK, "--model", model, *extra, "--epochs", "1", "--output", str(run)]
+    assert main(argv) == 0
     for size in ("128x128", "80x112"):
         assert main(["validate", str(run), "--data", f"fashion-mnist-mosaic:{size}", "--limit", "4"]) == 0
         summary = json.loads((run / "validation.json").read_text())
