@@ -12,7 +12,7 @@ from torch import nn
 from .. import hub
 from ..dense import DenseModel
 from ..factory import create_model
-from ..models import build_model, list_models
+from ..models import list_models
 from ..models._weights import CONFIG_NAME, WEIGHTS_NAME, read_checkpoint, sniff_container
 from ..train import LAST, load_checkpoint, resolve_checkpoint
 from ..train.checkpoint import model_from_checkpoint
@@ -47,18 +47,13 @@ def load_trained(path: str | Path, use_ema: bool = False) -> Trained:
         )
     ckpt = load_checkpoint(path)
     meta = ckpt["meta"]
-    model = _dense_model(ckpt, use_ema) if meta.get("task") else model_from_checkpoint(ckpt, use_ema=use_ema)
+    model = model_from_checkpoint(ckpt, use_ema=use_ema, wrap=_dense_head if meta.get("task") else None)
     return Trained(model, resolve_checkpoint(path), meta["input"], list(meta["classes"]), ckpt.get("config") or {})
 
 
-def _dense_model(ckpt: dict, use_ema: bool) -> DenseModel:
-    """A ``--task segment|detect`` run's model: its backbone rebuilt as saved, under the dense head."""
-    meta = ckpt["meta"]
-    if use_ema and ckpt.get("ema") is None:
-        raise ValueError("the checkpoint has no EMA weights (the run was trained without --ema)")
-    model = DenseModel(meta["task"], build_model(meta["model"], **meta["build_kwargs"]), len(meta["classes"]))
-    model.load_state_dict(ckpt["ema"] if use_ema else ckpt["model"])
-    return model.eval()
+def _dense_head(backbone: nn.Module, meta: dict) -> DenseModel:
+    """A ``--task segment|detect`` run's model: the dense head over its backbone, rebuilt as saved."""
+    return DenseModel(meta["task"], backbone, len(meta["classes"]))
 
 
 def _saved(weights: Path, use_ema: bool) -> Trained:

@@ -26,6 +26,12 @@ def sample_rng(*parts: int) -> random.Random:
     return random.Random(":".join(str(int(p)) for p in parts))
 
 
+def seeded_subset(size: int, count: int, seed: int) -> torch.Tensor:
+    """``count`` of the indices ``0..size-1``, in order, drawn by a permutation seeded with ``seed`` (the subsets of
+    one seed are nested: a smaller one is a prefix of the same permutation)."""
+    return torch.randperm(size, generator=torch.Generator().manual_seed(seed))[:count].sort().values
+
+
 class ImageDataset(Dataset):
     """Base class: subclasses implement ``_size()`` and ``_load(i) -> (PIL image, label)``.
 
@@ -66,8 +72,7 @@ class ImageDataset(Dataset):
         if count is not None and count < len(self):
             if count <= 0:
                 raise ValueError(f"a dataset limit must be positive, got {count}")
-            perm = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))
-            self._index = self._view()[perm[:count].sort().values]
+            self._index = self._view()[seeded_subset(len(self), count, seed)]
         return self
 
     def hold_out(self, fraction: float, seed: int, held: bool) -> ImageDataset:

@@ -22,6 +22,7 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
+from .base import seeded_subset
 from .image_folder import IMAGE_EXTENSIONS
 
 IGNORE_INDEX = 255
@@ -75,7 +76,7 @@ class DenseDataset(Dataset):
         if count is not None and count < len(self):
             if count <= 0:
                 raise ValueError(f"a dataset limit must be positive, got {count}")
-            self._keep = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))[:count].sort().values
+            self._keep = seeded_subset(len(self), count, seed)
         return self
 
     def set_epoch(self, epoch: int) -> None:

@@ -103,11 +103,14 @@ class Targets:
 
 def fcos_targets(outputs: list[LevelOutput], boxes: torch.Tensor, labels: torch.Tensor, radius: float = 1.5) -> Targets:
     """The training targets of one image with ground truth ``boxes`` (G, 4) and ``labels`` (G,)."""
-    points = torch.cat([level_points(o) for o in outputs])
+    per_level = [level_points(o) for o in outputs]
+    points = torch.cat(per_level)
     ranges = _size_ranges([o.stride for o in outputs])
-    lo = torch.cat([torch.full((len(level_points(o)),), r[0]) for o, r in zip(outputs, ranges, strict=True)])
-    hi = torch.cat([torch.full((len(level_points(o)),), r[1]) for o, r in zip(outputs, ranges, strict=True)])
-    strides = torch.cat([torch.full((len(level_points(o)),), float(o.stride)) for o in outputs])
+
+    def repeat(values) -> torch.Tensor:  # one value per level, repeated over the level's locations
+        return torch.cat([torch.full((len(p),), float(v)) for p, v in zip(per_level, values, strict=True)])
+
+    lo, hi, strides = repeat(r[0] for r in ranges), repeat(r[1] for r in ranges), repeat(o.stride for o in outputs)
     n = len(points)
     if len(boxes) == 0:
         return Targets(torch.full((n,), -1, dtype=torch.long), torch.zeros(n, 4), torch.zeros(n))

@@ -108,13 +108,16 @@ class CheckpointSaver:
         return last
 
 
-def model_from_checkpoint(ckpt: dict, use_ema: bool = False):
+def model_from_checkpoint(ckpt: dict, use_ema: bool = False, wrap=None):
     """Rebuild the trained model (eval mode) from a checkpoint's ``meta`` and weights; ``use_ema`` takes
-    the averaged weights when the run kept them."""
+    the averaged weights when the run kept them. ``wrap(backbone, meta)`` builds the trained model around the
+    registered one first, for runs that trained more than it (a dense task's head)."""
     meta = ckpt.get("meta") or {}
     if "model" not in meta:
         raise ValueError("the checkpoint does not say which model it holds (no meta.model); was it written by train?")
     model = build_model(meta["model"], **meta.get("build_kwargs", {}))
+    if wrap is not None:
+        model = wrap(model, meta)
     if use_ema and ckpt.get("ema") is None:
         raise ValueError("the checkpoint has no EMA weights (the run was trained without --ema)")
     model.load_state_dict(ckpt["ema"] if use_ema else ckpt["model"])
