@@ -126,6 +126,7 @@ def _probed() -> Capabilities:
 _probed()  # now, at import: a first call inside torch.jit.trace or an export would trace the probe's ops
 
 
+@torch.compiler.assume_constant_result  # a compile reads the answer instead of tracing into the probe
 def capabilities() -> Capabilities:
     """The probe's answers, with ``$VISIONMLP_CAPS`` and any :func:`forced` block applied on top."""
     env = os.environ.get(ENV, "")
