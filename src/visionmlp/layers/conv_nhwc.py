@@ -1,5 +1,7 @@
 """A convolution on channels-last maps, for the families that keep ``(B, H, W, C)`` between their MLPs."""
 
+from __future__ import annotations
+
 import torch
 from torch import nn
 
@@ -12,21 +14,16 @@ class ConvNHWC(Prepackable, nn.Conv2d):
     official checkpoints load under the same names.
 
     A pointwise one (1x1, stride 1, no padding, one group) is a Linear over the last dim: :meth:`pack`
-    prepacks it as one, so CPU inference runs oneDNN's linear primitive with the activation that follows as
-    a post-op (:meth:`forward_activated`; AS-MLP's GELUs were a quarter of its bfloat16 time as separate
-    passes). Other convolutions, training and autocast keep the convolution.
+    prepacks it as one, so CPU inference runs oneDNN's linear primitive, with the activation a block hands
+    over (``packed_linear.absorb_activation``) as a post-op (AS-MLP's GELUs were a quarter of its bfloat16
+    time as separate passes). Other convolutions, training and autocast keep the convolution.
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return super().forward(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
-
-    def forward_activated(self, x: torch.Tensor, act: nn.Module | None) -> torch.Tensor:
-        """``act(self(x))`` (``act`` may be None), on the packed weight where there is a usable one."""
         packed = self.single_packed()
         if usable(packed, self.weight.flatten(1), x):
-            return activated_packed_linear(x, packed, self.bias, act)
-        out = self(x)
-        return out if act is None else act(out)
+            return activated_packed_linear(x, packed, self.bias, self.activation)
+        return self.apply_activation(super().forward(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1))
 
     @property
     def pointwise(self) -> bool:
@@ -37,9 +34,10 @@ class ConvNHWC(Prepackable, nn.Conv2d):
             and self.groups == 1
         )
 
-    def pack(self) -> None:
+    def pack(self) -> ConvNHWC:
         """Prepack a pointwise convolution's weight as a Linear's (others have nothing to pack)."""
         self._packed = (pack_weight(self.weight.flatten(1)),) if self.pointwise else ()
+        return self
 
 
 class Downsample(nn.Module):

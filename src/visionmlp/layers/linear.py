@@ -57,24 +57,32 @@ class Linear(Prepackable, nn.Linear):
     """``nn.Linear`` (same parameters, names and initialisation) computed by :func:`linear`, or, after
     :meth:`pack`, by oneDNN with a prepacked weight during CPU inference (``layers/packed_linear.py``).
 
-    ``out_chunks`` is for a caller that splits the output into equal parts along the features (gMLP's
-    gate): packed, each part is its own GEMM writing its own contiguous tensor (:meth:`forward_chunks`),
-    where a part of one output would be a strided view that the next LayerNorm copies. The parameters and
-    the unpacked computation do not change with it.
+    Model definitions write plain ``nn.Linear``; :func:`use_fast_linears` (run by the builder and by
+    ``pack()``) puts this class in its place. ``out_chunks`` is set by a block's ``pack()`` whose forward
+    splits the output into equal parts along the features (gMLP's gate): packed, each part is its own GEMM
+    writing its own contiguous tensor (:meth:`forward_chunks`), where a part of one output would be a
+    strided view that the next LayerNorm copies. The parameters and the unpacked computation do not
+    change with it.
     """
 
-    out_chunks: int = 1  # also what a Linear pickled before the attribute existed reads
+    out_chunks: int = 1
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None, dtype=None,
-                 *, out_chunks: int = 1):  # fmt: skip
-        if out_features % out_chunks:
-            raise ValueError(f"{out_features} output features do not split into {out_chunks} equal chunks")
-        super().__init__(in_features, out_features, bias, device, dtype)
-        self.out_chunks = out_chunks
+    @classmethod
+    def like(cls, linear: nn.Linear) -> Linear:
+        """A Linear holding ``linear``'s own parameters (not copies) and mode."""
+        fast = cls.__new__(cls)
+        nn.Module.__init__(fast)
+        fast.in_features, fast.out_features = linear.in_features, linear.out_features
+        fast.weight = linear.weight
+        fast.register_parameter("bias", linear.bias)
+        return fast.train(linear.training)
 
-    def pack(self) -> None:
+    def pack(self) -> Linear:
         """Reorder the weight for oneDNN now (in the dtype it has now); a cache, never saved."""
+        if self.out_features % self.out_chunks:
+            raise ValueError(f"{self.out_features} output features do not split into {self.out_chunks} equal chunks")
         self._packed = tuple(pack_weight(w) for w in self.weight.chunk(self.out_chunks))
+        return self
 
     @property
     def is_packed(self) -> bool:
@@ -82,28 +90,38 @@ class Linear(Prepackable, nn.Linear):
         return bool(self._packed) and None not in self._packed
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_activated(x, None)
-
-    def forward_activated(self, x: torch.Tensor, act: nn.Module | None) -> torch.Tensor:
-        """``act(self(x))`` (``act`` may be None), the activation fused into the GEMM where packed."""
         if self.out_chunks > 1:
-            return torch.cat(self.forward_chunks(x, act), dim=-1)
-        return activated_linear(x, self.weight, self.bias, self.single_packed(), act)
+            return torch.cat(self.forward_chunks(x), dim=-1)
+        return activated_linear(x, self.weight, self.bias, self.single_packed(), self.activation)
 
-    def forward_chunks(self, x: torch.Tensor, act: nn.Module | None) -> tuple[torch.Tensor, ...]:
-        """``act(self(x)).chunk(out_chunks, dim=-1)``; packed, every chunk computed into its own tensor."""
-        weights = self.weight.chunk(self.out_chunks)
-        if not self._packed or not all(usable(p, w, x) for p, w in zip(self._packed, weights, strict=True)):
+    def forward_chunks(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """``self(x).chunk(out_chunks, dim=-1)``; packed, every chunk computed into its own tensor."""
+        weights, act = self.weight.chunk(self.out_chunks), self.activation
+        if len(self._packed) != self.out_chunks or not all(
+            usable(p, w, x) for p, w in zip(self._packed, weights, strict=True)
+        ):
             return activated_linear(x, self.weight, self.bias, None, act).chunk(self.out_chunks, dim=-1)
         biases = (None,) * self.out_chunks if self.bias is None else self.bias.chunk(self.out_chunks)
         return tuple(activated_linear(x, w, b, p, act) for w, b, p in zip(weights, biases, self._packed, strict=True))
+
+
+def use_fast_linears(module: nn.Module) -> nn.Module:
+    """Put a :class:`Linear` holding the same parameters in the place of every plain ``nn.Linear`` below
+    ``module`` (subclasses, which compute something else, are left alone); returns ``module``. The model
+    definitions write ``nn.Linear`` as the papers do, and get the fast path by being recognised here."""
+    for name, child in list(module.named_children()):
+        if type(child) is nn.Linear:
+            setattr(module, name, Linear.like(child))
+        else:
+            use_fast_linears(child)
+    return module
 
 
 def activated_linear(
     x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, packed: PackedWeight | None, act: nn.Module | None
 ) -> torch.Tensor:
     """``act(linear(x, weight, bias))``, on ``packed`` (the activation as its post-op) where it is usable: the
-    one place a module's packed weight is used or stood aside (``Linear``, ``ConvNHWC``, CycleMLP's CycleFC)."""
+    one place a Linear's packed weight is used or stood aside."""
     if usable(packed, weight, x):
         return activated_packed_linear(x, packed, bias, act)
     out = linear(x, weight, bias)

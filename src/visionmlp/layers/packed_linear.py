@@ -38,25 +38,48 @@ class PackedWeight(NamedTuple):
 
 
 class Prepackable(nn.Module):
-    """A module whose GEMM weights :meth:`pack` reorders for oneDNN; ``VisionModel.pack()`` packs every one.
+    """A module whose GEMM weights :meth:`pack` reorders for oneDNN (``VisionModel.pack()`` packs every one),
+    and which can apply the activation that follows it as the GEMM's post-op (:func:`absorb_activation`).
 
     ``_packed`` is the cache (one :class:`PackedWeight` or None per GEMM the module runs): never saved, and
     dropped on copies and pickling (oneDNN's opaque tensors cannot be copied), to be rebuilt by ``pack()``.
+    ``activation`` is None until a block's ``pack()`` hands over its activation; it has no parameters, so
+    the state dict does not change, and it is applied on every path, packed or not.
     """
 
     _packed: tuple[PackedWeight | None, ...] = ()
 
-    def pack(self) -> None:
+    def pack(self) -> nn.Module:
+        """Pack the weights now; returns ``self`` (the ``pack()`` protocol: a module's replacement or itself)."""
         raise NotImplementedError
 
     def single_packed(self) -> PackedWeight | None:
         """The packed weight of a module that runs one GEMM; None before :meth:`pack` or where it could not pack."""
         return self._packed[0] if self._packed else None
 
+    @property
+    def activation(self) -> nn.Module | None:
+        """The activation after this module's GEMM, if a block handed it over (a submodule once assigned)."""
+        return self._modules.get("activation")
+
+    def apply_activation(self, out: torch.Tensor) -> torch.Tensor:
+        return out if self.activation is None else self.activation(out)
+
     def __getstate__(self):
         state = self.__dict__.copy()
         state.pop("_packed", None)
         return state
+
+
+def absorb_activation(block: nn.Module, layer: str, act: str) -> None:
+    """For a block whose forward computes ``act(layer(x))``: hand ``block.<act>`` to ``block.<layer>`` to run as
+    its GEMM's post-op, and put ``nn.Identity`` in its place (the block's ``pack()`` calls this). Only a
+    :func:`fusable` activation moves, and only once; the function the block computes is the same either way.
+    """
+    module, activation = getattr(block, layer), getattr(block, act)
+    if isinstance(module, Prepackable) and fusable(activation) and module.activation is None:
+        module.activation = activation
+        setattr(block, act, nn.Identity())
 
 
 def _identity(weight: torch.Tensor) -> tuple:

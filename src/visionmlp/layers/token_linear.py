@@ -25,7 +25,13 @@ def mix_tokens(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None)
     return torch.baddbmm(bias.unsqueeze(-1), w, x)
 
 
-class TokenLinear(nn.Linear):
+class TokenMixingLinear(nn.Linear):
+    """An ``nn.Linear`` whose weight mixes the tokens of ``(B, N, C)`` inputs (applied by :func:`mix_tokens`, never as
+    a Linear over the features). A subclass, so that the fast-Linear swap and ``pack()`` leave it alone (they would
+    pack a weight no GEMM over the features uses); checkpoints address it as ``weight``/``bias``."""
+
+
+class TokenLinear(TokenMixingLinear):
     """``Linear(N, N)`` over the ``grid[0] * grid[1]`` tokens of ``(B, N, C)`` inputs, shared across channels.
 
     A plain ``nn.Linear`` underneath, so checkpoints address it as ``weight``/``bias``. Given another

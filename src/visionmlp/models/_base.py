@@ -17,9 +17,9 @@ from torch.utils.checkpoint import checkpoint
 from ..layers import PatchEmbed, trunc_normal_
 from ..layers._helpers import to_2tuple
 from ..layers.linear import Linear
-from ..layers.packed_linear import Prepackable
 from ._features import FeatureInfo, resolve_indices
 from ._fuse import fuse_model
+from ._pack import pack_model
 from ._weights import save_pretrained
 
 
@@ -215,11 +215,9 @@ class VisionModel(nn.Module):
         """Prepack every Linear's (and pointwise conv's) weight for oneDNN CPU inference in the current dtype,
         activations after them fused in (``layers/packed_linear.py``); call after ``.to(dtype)`` and
         ``fuse()``. A cache, not state: training, a dtype change or an in-place weight update falls back to
-        the unpacked path until ``pack()`` runs again."""
-        for module in self.modules():
-            if isinstance(module, Prepackable):
-                module.pack()
-        return self
+        the unpacked path until ``pack()`` runs again. Every block that has a faster form does it in its own
+        ``pack()``; see ``models/_pack.py``."""
+        return pack_model(self)
 
     def for_inference(self) -> VisionModel:
         """Eval mode, :meth:`fuse`, then :meth:`pack`: the fastest exact inference path (what ``visionmlp

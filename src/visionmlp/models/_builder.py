@@ -12,6 +12,7 @@ import inspect
 import torch
 from torch import nn
 
+from ..layers.linear import use_fast_linears
 from ._official_args import official_to_kwargs
 from ._registry import get_entry, variant_arguments, with_input
 
@@ -81,6 +82,7 @@ def build_model(
 
     with torch.device(device) if device is not None else contextlib.nullcontext():
         model = entry.builder(**kwargs)
+    use_fast_linears(model)  # the definitions write nn.Linear; see layers/linear.py
     model.model_name = name
     model.build_kwargs = dict(kwargs)
     if dynamic_img_pad:

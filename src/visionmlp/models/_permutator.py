@@ -21,7 +21,6 @@ from ..layers._helpers import to_2tuple
 from ..layers.branch_sum import weighted_branch_sum
 from ..layers.conv_nhwc import Downsample
 from ..layers.drop import drop_path_rates
-from ..layers.linear import Linear
 from ._base import VisionModel
 from ._features import FeatureInfo
 
@@ -39,9 +38,9 @@ class BranchReweightMixer(nn.Module):
 
     def __init__(self, dim: int, qkv_bias: bool = False):
         super().__init__()
-        self.mlp_c = Linear(dim, dim, bias=qkv_bias)
+        self.mlp_c = nn.Linear(dim, dim, bias=qkv_bias)
         self.reweight = Mlp(dim, dim // 4, 3 * dim)
-        self.proj = Linear(dim, dim)
+        self.proj = nn.Linear(dim, dim)
 
     def mix_height(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError

@@ -28,6 +28,7 @@ from ..layers import DropPath
 from ..layers._helpers import to_2tuple
 from ..layers.conv_nhwc import ConvNHWC
 from ..layers.drop import drop_path_rates
+from ..layers.packed_linear import absorb_activation
 from ..layers.shift import ChannelShift, axial_offsets
 from ._base import VisionModel
 from ._features import FeatureInfo
@@ -72,11 +73,19 @@ class PointwiseMlp(nn.Module):
         self.drop = nn.Dropout(drop)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.drop(self.fc2(self.drop(self.fc1.forward_activated(x, self.act))))
+        return self.drop(self.fc2(self.drop(self.act(self.fc1(x)))))
+
+    def pack(self) -> PointwiseMlp:
+        absorb_activation(self, "fc1", "act")
+        return self
 
 
 class AxialShift(nn.Module):
-    """x = GELU(GN(conv1(x))); x = GELU(conv2_1(shift_W(x))) + GELU(conv2_2(shift_H(x))); conv3(GN(x))."""
+    """x = GELU(GN(conv1(x))); x = GELU(conv2_1(shift_W(x))) + GELU(conv2_2(shift_H(x))); conv3(GN(x)).
+
+    The official code applies one ``actn`` module three times; here each branch has its own (GELU has no
+    parameters, so the state dict is the official one), so that :meth:`pack` can hand the branches' GELUs to
+    ``conv2_1`` and ``conv2_2`` as their GEMMs' post-ops."""
 
     def __init__(self, dim: int, shift_size: int, as_bias: bool = True):
         super().__init__()
@@ -88,6 +97,7 @@ class AxialShift(nn.Module):
         self.conv2_2 = ConvNHWC(dim, dim, 1, bias=as_bias)
         self.conv3 = ConvNHWC(dim, dim, 1, bias=as_bias)
         self.actn = nn.GELU()
+        self.act_lr, self.act_td = nn.GELU(), nn.GELU()
         self.norm1 = group_norm(dim)
         self.norm2 = group_norm(dim)
         self.shift_lr = ChannelShift(axial_offsets(dim, shift_size, axis=1))
@@ -95,9 +105,14 @@ class AxialShift(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, H, W, C)
         x = self.actn(self.norm1(self.conv1(x)))
-        x_lr = self.conv2_1.forward_activated(self.shift_lr(x), self.actn)
-        x_td = self.conv2_2.forward_activated(self.shift_td(x), self.actn)
+        x_lr = self.act_lr(self.conv2_1(self.shift_lr(x)))
+        x_td = self.act_td(self.conv2_2(self.shift_td(x)))
         return self.conv3(self.norm2(x_lr + x_td))
+
+    def pack(self) -> AxialShift:
+        absorb_activation(self, "conv2_1", "act_lr")
+        absorb_activation(self, "conv2_2", "act_td")
+        return self
 
     def extra_repr(self) -> str:
         return f"shift_size={self.shift_size}"

@@ -15,17 +15,14 @@ are ViP's, which the official code copied (``_permutator.py``).
 
 from __future__ import annotations
 
-import math
 from functools import partial
 
 import torch
 from torch import nn
 
 from ..layers._helpers import to_2tuple
-from ..layers.conv_nhwc import Downsample
+from ..layers.conv_nhwc import ConvNHWC, Downsample
 from ..layers.drop import drop_path_rates
-from ..layers.linear import activated_linear
-from ..layers.packed_linear import Prepackable, pack_weight
 from ..layers.shift import ChannelShift, cycle_offsets
 from ._channels_last import ChannelsLastStages
 from ._features import FeatureInfo
@@ -39,31 +36,21 @@ from ._registry import (
 )
 
 
-class CycleFC(Prepackable):
-    """Cycle FC on a channels-last map: shift channel c by its cycle offset, then a 1x1 linear.
-
-    ``weight`` keeps the official ``(out, in, 1, 1)`` conv layout so official weights load unchanged;
-    :meth:`pack` prepacks it as the Linear it is.
-    """
+class CycleFC(ConvNHWC):
+    """Cycle FC on a channels-last map: shift channel c by its cycle offset along the ``kernel_size`` axis
+    (the official fixed deform_conv offsets), then a 1x1 convolution, whose ``(out, in, 1, 1)`` weight loads
+    from the official files unchanged (and packs, being pointwise, as the Linear it is)."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: tuple[int, int]):
-        super().__init__()
-        self.kernel_size = tuple(kernel_size)
-        self.weight = nn.Parameter(torch.empty(out_channels, in_channels, 1, 1))
-        self.bias = nn.Parameter(torch.empty(out_channels))
-        self.shift = ChannelShift(cycle_offsets(in_channels, self.kernel_size))
-        # torch's Conv2d default; the model's init replaces it with trunc_normal(0.02) and zero bias.
-        nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        nn.init.uniform_(self.bias, -1 / math.sqrt(in_channels), 1 / math.sqrt(in_channels))
+        super().__init__(in_channels, out_channels, 1)
+        self.cycle_size = tuple(kernel_size)
+        self.shift = ChannelShift(cycle_offsets(in_channels, self.cycle_size))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, H, W, C)
-        return activated_linear(self.shift(x), self.weight.flatten(1), self.bias, self.single_packed(), None)
-
-    def pack(self) -> None:
-        self._packed = (pack_weight(self.weight.flatten(1)),)
+        return super().forward(self.shift(x))
 
     def extra_repr(self) -> str:
-        return f"{self.weight.shape[1]}, {self.weight.shape[0]}, kernel_size={self.kernel_size}"
+        return f"{self.in_channels}, {self.out_channels}, kernel_size={self.cycle_size}"
 
 
 class CycleMixer(BranchReweightMixer):

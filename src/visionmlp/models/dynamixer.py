@@ -13,9 +13,10 @@ from collections.abc import Sequence
 from functools import partial
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from ..layers.linear import Linear, linear
+from ..layers.linear import linear
 from ..layers.resample import resample_1d_axis
 from ._permutator import BranchReweightMixer, PermutatorNet
 from ._registry import (
@@ -29,12 +30,13 @@ from ._registry import (
 class DynaMixerOp(nn.Module):
     """Dynamic mixing of ``L`` tokens with ``num_heads`` segments and reduced dimension ``d``.
 
-    ``P = softmax_in(generate(flatten_{L,d}(compress(x))))`` per segment, ``y = out(x_seg @ P)``.
+    ``P = softmax_in(generate(flatten_{L,d}(compress(x))))`` per segment, ``y = out(x_seg @ P)``, with ``P``
+    indexed (input token, output token) and normalised over the input tokens, as the official code has it.
     ``generate`` is sized by the native sequence length ``seq_len``. For another length ``n``
-    (``dynamic_img_size``) its weight, viewed as (out token i, out token j, in token l, d), is linearly
+    (``dynamic_img_size``) its weight, viewed as (in token i, out token j, in token l, d), is linearly
     interpolated along i, j and l from ``seq_len`` to ``n`` points (l rescaled by ``seq_len / n`` as a
     summed axis; ``layers.resample.resample_1d_axis``), and its bias along i and j; at the native length
-    the weights are used as they are.
+    the layer is used as it is.
     """
 
     def __init__(self, dim: int, seq_len: int, num_heads: int, reduced_dim: int):
@@ -42,34 +44,60 @@ class DynaMixerOp(nn.Module):
         if dim % num_heads:
             raise ValueError(f"num_heads {num_heads} must divide the stage width {dim}")
         self.seq_len, self.num_heads, self.reduced_dim = seq_len, num_heads, reduced_dim
-        self.compress = Linear(dim, num_heads * reduced_dim)
-        self.generate = Linear(seq_len * reduced_dim, seq_len * seq_len)
-        self.out = Linear(dim, dim)
-
-    def _generate_for(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """``generate``'s weight and bias for ``n`` tokens, rows reordered from (in, out) to (out, in) token
-        pairs: the generated matrices then come out transposed, normalised over their last dimension, where
-        PyTorch's CPU softmax is vectorised (over the second-to-last it runs scalar code for short ``L``)."""
-        weight, bias = self.generate.weight, self.generate.bias
-        m, d = self.seq_len, self.reduced_dim
-        if n != m:
-            weight = weight.reshape(m, m, m, d)  # (out i, out j, in token, d)
-            weight = resample_1d_axis(resample_1d_axis(weight, 0, m, n), 1, m, n)
-            weight = resample_1d_axis(weight, 2, m, n, summed=True)
-            bias = resample_1d_axis(resample_1d_axis(bias.reshape(m, m), 0, m, n), 1, m, n)
-        weight = weight.reshape(n, n, n * d).transpose(0, 1).reshape(n * n, n * d)
-        return weight, bias.reshape(n, n).t().reshape(n * n)
+        self.compress = nn.Linear(dim, num_heads * reduced_dim)
+        self.generate = nn.Linear(seq_len * reduced_dim, seq_len * seq_len)
+        self.out = nn.Linear(dim, dim)
 
     def forward(self, x: torch.Tensor, dim: int = -2) -> torch.Tensor:  # x: (..., C), mixing along ``dim``
         """Mix the tokens of ``x`` along ``dim``; ``compress`` and ``out`` act per token, so they run on
-        ``x``'s own layout and only the mixing sees the sequences moved next to the channels (no copy of
-        the whole map for a column-wise ``dim``)."""
+        ``x``'s own layout and only the mixing sees the sequences moved next to the channels."""
         n, c, g = x.shape[dim], x.shape[-1], self.num_heads
         z = self.compress(x).transpose(dim, -2)  # (..., L, G*d)
         z = z.unflatten(-1, (g, self.reduced_dim)).transpose(-3, -2).flatten(-2)  # (..., G, L*d)
-        mix_t = linear(z, *self._generate_for(n)).unflatten(-1, (n, n)).softmax(dim=-1)  # (..., G, L_out, L_in)
+        mix = self._generate(z, n).unflatten(-1, (n, n)).softmax(dim=-2)  # (..., G, L_in, L_out)
+        y = x.transpose(dim, -2).unflatten(-1, (g, c // g)).movedim(-3, -1) @ mix  # (..., G, C/G, L)
+        return self.out(y.movedim(-1, -3).flatten(-2).transpose(dim, -2))
+
+    def _generate(self, z: torch.Tensor, n: int) -> torch.Tensor:
+        return self.generate(z) if n == self.seq_len else F.linear(z, *self._generate_weights(n))
+
+    def _generate_weights(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """``generate``'s weight and bias for ``n`` tokens, rows in (in token, out token) order."""
+        weight, bias = self.generate.weight, self.generate.bias
+        m, d = self.seq_len, self.reduced_dim
+        if n == m:
+            return weight, bias
+        weight = weight.reshape(m, m, m, d)  # (in i, out j, in token l, d)
+        weight = resample_1d_axis(resample_1d_axis(weight, 0, m, n), 1, m, n)
+        weight = resample_1d_axis(weight, 2, m, n, summed=True)
+        bias = resample_1d_axis(resample_1d_axis(bias.reshape(m, m), 0, m, n), 1, m, n)
+        return weight.reshape(n * n, n * d), bias.reshape(n * n)
+
+    def pack(self) -> DynaMixerOp:
+        """For inference: the same function with its mixing matrices transposed (:class:`TransposedDynaMixerOp`)."""
+        self.__class__ = TransposedDynaMixerOp
+        return self
+
+
+class TransposedDynaMixerOp(DynaMixerOp):
+    """:class:`DynaMixerOp`'s inference form (``pack()``): the same parameters and function, with ``generate``'s
+    rows reordered (per call, a copy of one small weight) so that the mixing matrices come out as
+    (output token, input token) and the softmax runs over the last dimension, where PyTorch's CPU softmax is
+    vectorised (over the second-to-last it runs scalar code for short ``L``: 19% of DynaMixer's bfloat16
+    time in a profile); the matmul reads them transposed, with no copy."""
+
+    def forward(self, x: torch.Tensor, dim: int = -2) -> torch.Tensor:
+        n, c, g = x.shape[dim], x.shape[-1], self.num_heads
+        z = self.compress(x).transpose(dim, -2)
+        z = z.unflatten(-1, (g, self.reduced_dim)).transpose(-3, -2).flatten(-2)
+        weight, bias = self._generate_weights(n)
+        weight = weight.reshape(n, n, -1).transpose(0, 1).reshape(n * n, -1)
+        mix_t = linear(z, weight, bias.reshape(n, n).t().reshape(n * n)).unflatten(-1, (n, n)).softmax(dim=-1)
         y = x.transpose(dim, -2).unflatten(-1, (g, c // g)).movedim(-3, -1) @ mix_t.transpose(-1, -2)
-        return self.out(y.movedim(-1, -3).flatten(-2).transpose(dim, -2))  # y: (..., G, C/G, L)
+        return self.out(y.movedim(-1, -3).flatten(-2).transpose(dim, -2))
+
+    def pack(self) -> TransposedDynaMixerOp:
+        return self
 
 
 class DynaMixerMixer(BranchReweightMixer):

@@ -22,7 +22,6 @@ from torch import nn
 from ..layers import DropPath, Mlp, trunc_normal_
 from ..layers._helpers import to_2tuple
 from ..layers.drop import drop_path_rates
-from ..layers.linear import Linear
 from ..layers.resample import resample_grid_axis
 from ._base import VisionModel
 from ._features import FeatureInfo, tokens_to_nchw
@@ -76,11 +75,11 @@ class TokenExternalAttention(nn.Module):
 
     def __init__(self, dim: int, out_dim: int, memory_units: int = 128, attn_drop: float = 0.1, proj_drop: float = 0.1):
         super().__init__()
-        self.q_linear = Linear(dim, out_dim)
-        self.linear_0 = Linear(out_dim, memory_units, bias=False)
+        self.q_linear = nn.Linear(dim, out_dim)
+        self.linear_0 = nn.Linear(out_dim, memory_units, bias=False)
         self.linear_1 = TransposedLinear(self.linear_0)
         self.attn_drop = nn.Dropout(attn_drop)
-        self.proj = Linear(out_dim, out_dim)
+        self.proj = nn.Linear(out_dim, out_dim)
         self.proj_drop = nn.Dropout(proj_drop)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, N, dim) -> (B, N, out_dim)
@@ -123,7 +122,7 @@ class TokensToToken(nn.Module):
         self.soft_split2 = nn.Unfold(k2, stride=s2, padding=p2)
         self.attention1 = TokenLayer(in_chans * k0 * k0, token_dim, memory_units)
         self.attention2 = TokenLayer(token_dim * k1 * k1, token_dim, memory_units)
-        self.project = Linear(token_dim * k2 * k2, embed_dim)
+        self.project = nn.Linear(token_dim * k2 * k2, embed_dim)
         self.stride = s0 * s1 * s2
 
     def grid(self, size: tuple[int, int]) -> tuple[int, int]:
@@ -160,11 +159,11 @@ class ExternalAttention(nn.Module):
             raise ValueError(f"embed_dim {dim} is not divisible by num_heads {num_heads}")
         self.num_heads = num_heads * expand
         head_dim = dim * expand // self.num_heads
-        self.trans_dims = Linear(dim, dim * expand)
-        self.linear_0 = Linear(head_dim, memory_units)
-        self.linear_1 = Linear(memory_units, head_dim)
+        self.trans_dims = nn.Linear(dim, dim * expand)
+        self.linear_0 = nn.Linear(head_dim, memory_units)
+        self.linear_1 = nn.Linear(memory_units, head_dim)
         self.attn_drop = nn.Dropout(attn_drop)
-        self.proj = Linear(dim * expand, dim)
+        self.proj = nn.Linear(dim * expand, dim)
         self.proj_drop = nn.Dropout(proj_drop)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -17,7 +17,7 @@ from torch import nn
 from ..layers import DropPath, Mlp, lecun_normal_
 from ..layers.drop import drop_path_rates
 from ..layers.resample import resample_grid_axis
-from ..layers.token_linear import mix_tokens
+from ..layers.token_linear import TokenMixingLinear, mix_tokens
 from ._isotropic import PatchTokenModel
 from ._registry import (
     INCEPTION_MEAN,
@@ -37,17 +37,17 @@ class TokenMlp(nn.Module):
     (``layers.token_linear.mix_tokens``): the paper's ``(MLP(X^T))^T`` without the transposes. Given
     another token ``grid`` than the one it was built for, it resamples its grid-tied weights (fc1's input
     axis, fc2's output axis and bias) to that grid; see ``layers.resample``. ``fc1``/``fc2`` hold the weights
-    under the channel MLP's names (so checkpoints load by name) as plain ``nn.Linear``s: they are never called
-    as Linears, so ``pack()`` leaves them alone.
+    under the channel MLP's names (so checkpoints load by name) as ``TokenMixingLinear``s: ``nn.Linear``s that are
+    never called as Linears, so the fast paths leave them alone.
     """
 
     def __init__(self, grid: tuple[int, int], hidden: int, drop: float = 0.0, gelu_approximate: str = "none"):
         super().__init__()
         self.grid = tuple(grid)
-        self.fc1 = nn.Linear(grid[0] * grid[1], hidden)
+        self.fc1 = TokenMixingLinear(grid[0] * grid[1], hidden)
         self.act = nn.GELU(approximate=gelu_approximate)
         self.drop1 = nn.Dropout(drop)
-        self.fc2 = nn.Linear(hidden, grid[0] * grid[1])
+        self.fc2 = TokenMixingLinear(hidden, grid[0] * grid[1])
         self.drop2 = nn.Dropout(drop)
 
     def forward(self, x: torch.Tensor, grid: tuple[int, int] | None = None) -> torch.Tensor:  # x: (B, S, C)

@@ -16,7 +16,6 @@ from torch import nn
 from ..layers import DropPath, Mlp, trunc_normal_
 from ..layers._helpers import to_2tuple
 from ..layers.drop import drop_path_rates
-from ..layers.linear import Linear
 from ..layers.shift import ChannelShift, quad_offsets
 from ._base import VisionModel
 from ._features import FeatureInfo
@@ -33,9 +32,9 @@ class SpatialShiftMlp(nn.Module):
 
     def __init__(self, dim: int):
         super().__init__()
-        self.fc1 = Linear(dim, dim)
+        self.fc1 = nn.Linear(dim, dim)
         self.act = nn.GELU()
-        self.fc2 = Linear(dim, dim)
+        self.fc2 = nn.Linear(dim, dim)
         self.shift = ChannelShift(quad_offsets(dim), padding="border")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, H, W, C)

@@ -24,7 +24,6 @@ from ..layers._helpers import to_2tuple
 from ..layers.branch_sum import weighted_branch_sum
 from ..layers.conv_nhwc import Downsample
 from ..layers.drop import drop_path_rates
-from ..layers.linear import Linear
 from ..layers.shift import ChannelShift, quad_offsets
 from ._channels_last import ChannelsLastStages
 from ._features import FeatureInfo
@@ -42,9 +41,9 @@ class SplitAttention(nn.Module):
     def __init__(self, dim: int, k: int = 3, hidden: int | None = None):
         super().__init__()
         self.k = k
-        self.mlp1 = Linear(dim, hidden or dim // 4, bias=False)
+        self.mlp1 = nn.Linear(dim, hidden or dim // 4, bias=False)
         self.act = nn.GELU()
-        self.mlp2 = Linear(hidden or dim // 4, dim * k, bias=False)
+        self.mlp2 = nn.Linear(hidden or dim // 4, dim * k, bias=False)
 
     def forward(self, branches: Sequence[torch.Tensor]) -> torch.Tensor:  # K maps (B, H, W, C)
         b, _, _, c = branches[0].shape
@@ -58,9 +57,9 @@ class S2Attention(nn.Module):
 
     def __init__(self, dim: int):
         super().__init__()
-        self.mlp1 = Linear(dim, dim * 3)
+        self.mlp1 = nn.Linear(dim, dim * 3)
         self.split_attention = SplitAttention(dim, k=3)
-        self.mlp2 = Linear(dim, dim)
+        self.mlp2 = nn.Linear(dim, dim)
         self.shift1 = ChannelShift(quad_offsets(dim, first_axis=0), padding="border")
         self.shift2 = ChannelShift(quad_offsets(dim, first_axis=1), padding="border")
 

@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from functools import partial
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from ..layers.linear import Linear, linear
 from ..layers.resample import resample_1d_axis
 from ._permutator import BranchReweightMixer, PermutatorNet
 from ._registry import (
@@ -44,33 +44,34 @@ class WeightedPermuteMlp(BranchReweightMixer):
             raise ValueError(f"segment_dim {segment_dim} must divide the stage width {dim}")
         self.segment_dim = segment_dim
         self.seg_chs = dim // segment_dim  # S
-        self.mlp_h = Linear(dim, dim, bias=qkv_bias)
-        self.mlp_w = Linear(dim, dim, bias=qkv_bias)
+        self.mlp_h = nn.Linear(dim, dim, bias=qkv_bias)
+        self.mlp_w = nn.Linear(dim, dim, bias=qkv_bias)
 
-    def _along(self, linear: nn.Linear, n: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """``linear``'s weight (and bias) for ``n`` tokens along its axis."""
+    def _along(self, layer: nn.Linear, x: torch.Tensor, n: int) -> torch.Tensor:
+        """``layer(x)`` for ``n`` tokens along its axis: the layer itself at the native side, its weights
+        resampled to ``n`` tokens otherwise."""
         if n == self.segment_dim:
-            return linear.weight, linear.bias
+            return layer(x)
         s, m = self.seg_chs, self.segment_dim
-        weight = linear.weight.reshape(m, s, m, s)  # (token out, chan out, token in, chan in)
+        weight = layer.weight.reshape(m, s, m, s)  # (token out, chan out, token in, chan in)
         weight = resample_1d_axis(resample_1d_axis(weight, 0, m, n), 2, m, n, summed=True)
-        bias = linear.bias
+        bias = layer.bias
         if bias is not None:
             bias = resample_1d_axis(bias.reshape(m, s), 0, m, n).reshape(n * s)
-        return weight.reshape(n * s, n * s), bias
+        return F.linear(x, weight.reshape(n * s, n * s), bias)
 
     def mix_height(self, x: torch.Tensor) -> torch.Tensor:
         b, h, w, c = x.shape
         s = self.seg_chs
         x = x.reshape(b, h, w, c // s, s).permute(0, 3, 2, 1, 4).reshape(b, c // s, w, h * s)  # (B, G, W, H*S)
-        x = linear(x, *self._along(self.mlp_h, h))
+        x = self._along(self.mlp_h, x, h)
         return x.reshape(b, c // s, w, h, s).permute(0, 3, 2, 1, 4).reshape(b, h, w, c)
 
     def mix_width(self, x: torch.Tensor) -> torch.Tensor:
         b, h, w, c = x.shape
         s = self.seg_chs
         x = x.reshape(b, h, w, c // s, s).permute(0, 1, 3, 2, 4).reshape(b, h, c // s, w * s)  # (B, H, G, W*S)
-        x = linear(x, *self._along(self.mlp_w, w))
+        x = self._along(self.mlp_w, x, w)
         return x.reshape(b, h, c // s, w, s).permute(0, 1, 3, 2, 4).reshape(b, h, w, c)
 
 
