@@ -5,20 +5,30 @@ Writes ``<name>.md``, ``<name>.png`` and ``<name>.json`` into ``--out`` and refr
 the same command runs again. ``--budget tiny`` proves the pipeline in seconds, ``small`` fits in 30 minutes on
 2 CPU cores, ``full`` is what the claims are judged at. ``--render`` rewrites the report and plot from the saved JSON
 without training.
+
+``visionmlp experiment fashion-mnist --budget full`` is the Fashion-MNIST table instead of a claim: every recipe of
+``configs/fashion_mnist_long/`` trained to its last epoch into ``--runs`` (resumed where a run was interrupted)
+and scored once on the test set (``experiments/fashion_mnist.py``); ``--budget tiny`` proves that pipeline.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import shlex
 from pathlib import Path
 
-from ..experiments import BUDGETS, STUDIES, render_study, run_study, study_precision, write_index
+from ..experiments import BUDGETS, STUDIES, fashion_mnist, render_study, run_study, study_precision, write_index
+from . import UsageError
 
 
 def register(sub) -> None:
     p = sub.add_parser("experiment", help="run a paper's claim as a study (report, plot, JSON)",
                        description=__doc__.split("\n\n")[0])  # fmt: skip
-    p.add_argument("name", choices=[*STUDIES, "all"], help="the study ('all': every one in turn)")
+    p.add_argument(
+        "name",
+        choices=[*STUDIES, fashion_mnist.NAME, "all"],
+        help=f"the study ('all': every claim in turn; '{fashion_mnist.NAME}': the Fashion-MNIST table)",
+    )
     p.add_argument("--budget", choices=list(BUDGETS), default="small", help="training budget (default: small)")
     p.add_argument("--out", default="docs/results", help="report folder (default: docs/results)")
     p.add_argument("--seeds", type=int, default=None, help="seeds per point (default: the budget's, at least 2)")
@@ -29,11 +39,31 @@ def register(sub) -> None:
         help="discard the runs an interrupted invocation saved (default: reuse them and train the rest)",
     )
     p.add_argument("--render", action="store_true", help="rewrite the report and plot from the saved JSON, no training")
+    p.add_argument(
+        "--recipes",
+        type=Path,
+        default=fashion_mnist.RECIPES,
+        help=f"{fashion_mnist.NAME}: the folder of recipes (default: configs/fashion_mnist_long)",
+    )
+    p.add_argument(
+        "--runs",
+        type=Path,
+        default=Path("runs/long"),
+        help=f"{fashion_mnist.NAME}: where the run folders go, one per recipe (default: runs/long)",
+    )
+    p.add_argument(
+        "--no-train",
+        dest="train",
+        action="store_false",
+        help=f"{fashion_mnist.NAME}: score and report the finished runs only, train nothing",
+    )
     p.set_defaults(func=_run)
 
 
 def _run(args) -> int:
     out = Path(args.out)
+    if args.name == fashion_mnist.NAME:
+        return _fashion_mnist(args, out)
     names = list(STUDIES) if args.name == "all" else [args.name]
     if not args.render:  # every run of a study trains with amp auto on this device
         print(study_precision().describe())
@@ -50,4 +80,31 @@ def _run(args) -> int:
         doc = run_study(STUDIES[name], BUDGETS[args.budget], out, args.seeds, args.data, command, restart=args.restart)
         print(f"{name}: {doc['verdict']['status']}: {doc['verdict']['reason']} ({out / name}.md)")
     write_index(out, list(STUDIES.values()))
+    return 0
+
+
+def _fashion_mnist(args, out: Path) -> int:
+    if args.render:
+        doc = fashion_mnist.render_table(out)
+        print(f"rendered {out / fashion_mnist.NAME}.md from its JSON ({len(doc['rows'])} rows)")
+        return 0
+    if args.budget not in fashion_mnist.SWEEPS:
+        raise UsageError(f"{fashion_mnist.NAME} runs its recipes as written (--budget full, hours of CPU) or "
+                         "proves the pipeline in seconds (--budget tiny); it has no small budget")  # fmt: skip
+    recipes = fashion_mnist.recipes_in(args.recipes)
+    if not recipes:
+        raise UsageError(f"no recipes (*.yaml) in {args.recipes}")
+    command = f"visionmlp experiment {fashion_mnist.NAME} --budget {args.budget}"
+    for flag, value, default in (("--out", args.out, "docs/results"), ("--runs", args.runs, Path("runs/long"))):
+        command += f" {flag} {shlex.quote(str(value))}" if value != default else ""
+    if args.recipes != fashion_mnist.RECIPES:
+        command += f" --recipes {shlex.quote(str(args.recipes))}"
+    sweep = fashion_mnist.SWEEPS[args.budget]
+    if args.data != "fashion-mnist":
+        sweep = dataclasses.replace(sweep, data=args.data)
+        command += f" --data {shlex.quote(args.data)}"
+    doc = fashion_mnist.run_table(recipes, args.runs, out, sweep, command, restart=args.restart, train=args.train)
+    for target in doc["targets"]:
+        print(f"{target['target']}: {'met' if target['met'] else 'not met'}")
+    print(f"wrote {out / fashion_mnist.NAME}.md, .json and .png")
     return 0

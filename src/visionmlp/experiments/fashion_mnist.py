@@ -1,0 +1,372 @@
+"""The Fashion-MNIST table (``visionmlp experiment fashion-mnist``): every recipe trained to its last epoch by
+``visionmlp train``, its final model scored once on the test set by ``visionmlp validate``, and the project's
+targets judged on the result.
+
+Why commands and not the trainer in-process: each row's command is what a reader runs to reproduce it, so the
+sweep runs exactly those commands (a row cannot drift from its command), and a run folder is the trainer's own
+journal: an interrupted recipe resumes from its ``last.pth``, a finished one is not trained again. Each scored row
+is saved in the study journal (``experiments/_journal.py``) as it is scored, so an interrupted sweep keeps its
+rows too. Recipes are chosen on the 6,000 held-out training images (``data: fashion-mnist:holdout``); the test
+images are scored once per finished run, here, and never select anything. The final model is the EMA weights
+where the recipe keeps an EMA, else the raw weights; no epoch is picked.
+
+Costs are CPU-hours: the run's wall time (the trainer's ``elapsed_s``, per-epoch evaluation included) times the
+threads it had. A distilled row's cost includes its teacher's forward passes but not the teacher's training,
+which is the teacher's own row (counted once). The time profile of a step comes from the trainer's phase clock
+(``summary.csv``): data, EMA and evaluation against the whole, the median over epochs (an epoch that shared the
+machine or was paused does not move it).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import torch
+import yaml
+from safetensors import safe_open
+
+from ..bench.flops import model_cost
+from ..models import build_model, get_entry, is_all_mlp, list_models
+from ..utils.atomic import atomic_path, atomic_write_text
+from ..utils.cpu import cpu_summary
+from ._journal import RunJournal, journal_path
+
+NAME = "fashion-mnist"
+#: the recipes the table is made of: the long, hold-out-chosen ones shipped with the package
+RECIPES = Path(str(resources.files("visionmlp") / "configs" / "fashion_mnist_long"))
+#: the shipped float16 weights a finished row is released to (``visionmlp export release``)
+WEIGHTS = Path(str(resources.files("visionmlp") / "weights" / "fashion-mnist"))
+# Everything below this line in the markdown is hand-written (reading the results) and kept on regeneration.
+NOTES_MARKER = "<!-- hand-written notes below: kept by visionmlp experiment fashion-mnist -->"
+PHASES = ("data_s", "forward_s", "backward_s", "optimizer_s", "ema_s", "validation_s")
+OVERHEAD = ("data_s", "ema_s", "validation_s")  # what is not the model's own step
+
+
+@dataclass(frozen=True)
+class Target:
+    label: str
+    top1: float
+    anchor: str
+
+
+TARGETS = (
+    Target("every family", 0.916, "the published 2-layer CNN's 91.6%"),
+    Target(
+        "best all-MLP model (no convolution beyond the patch stem)", 0.940, "the project's target for an all-MLP model"
+    ),
+    Target("best model", 0.950, "ResNet-18's published 94.9%"),
+)
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """``tiny`` proves the pipeline in seconds (one epoch on a few images, the test set cut to ``test_images``);
+    ``full`` runs every recipe as written."""
+
+    name: str
+    train_flags: tuple[str, ...] = ()
+    test_images: int | None = None
+    data: str | None = None  # other data than the recipes' (a pipeline check on synthetic images)
+
+
+SWEEPS = {
+    "tiny": Sweep(
+        "tiny",
+        ("--epochs", "1", "--limit-train", "64", "--limit-val", "32", "--workers", "0", "--batch-size", "16"),
+        test_images=64,
+    ),  # fmt: skip
+    "full": Sweep("full"),
+}
+
+
+def recipes_in(folder: Path) -> list[Path]:
+    """The folder's recipes, teachers first: a recipe whose run another one distils from trains before it."""
+    recipes = sorted(folder.glob("*.yaml"))
+    taught = {Path(str(_recipe(r).get("teacher"))).name for r in recipes if _recipe(r).get("teacher")}
+    return sorted(recipes, key=lambda r: (r.stem not in taught, r.stem))
+
+
+def run_table(recipes: list[Path], runs: Path, out: Path, sweep: Sweep, command: str,
+              log: Callable[[str], None] = print, restart: bool = False, train: bool = True) -> dict:  # fmt: skip
+    """Train (or resume) and score every recipe into ``runs/<recipe>``, then write ``fashion-mnist.md/.json/.png``
+    into ``out``; returns the JSON document. ``train=False`` scores the finished runs only and lists the others
+    as pending (a report between the sessions a long sweep takes)."""
+    out.mkdir(parents=True, exist_ok=True)
+    identity = {"study": NAME, "sweep": sweep.name, "data": sweep.data, "runs": str(runs),
+                "recipes": [r.stem for r in recipes]}  # fmt: skip
+    journal = RunJournal(journal_path(out, NAME, sweep.name), identity, restart=restart)
+    stems = {r.stem for r in recipes}
+    rows, pending = [], []
+    for recipe in recipes:
+        key = {"recipe": recipe.stem}
+        row = journal.get(key)
+        run = runs / recipe.stem
+        if row is None and not train and not finished(run, _recipe(recipe)):
+            pending.append({"recipe": recipe.stem, "progress": progress(run, _recipe(recipe))})
+            log(f"{recipe.stem}: {pending[-1]['progress']}, not scored")
+            continue
+        if row is None:
+            start = time.perf_counter()
+            _train(recipe, run, runs, stems, sweep, log)
+            row = score_run(recipe, run, sweep, log)
+            journal.add(key, row, time.perf_counter() - start)
+        log(f"{recipe.stem}: hold-out {100 * row['holdout_top1']:.2f}%, test {100 * row['test_top1']:.2f}%, "
+            f"{row['cpu_hours']:.2f} CPU-hours")  # fmt: skip
+        rows.append(row)
+    doc = {
+        "schema": "visionmlp.fashion-mnist/1",
+        "sweep": sweep.name,
+        "command": command,
+        "machine": {"torch": torch.__version__, "threads": torch.get_num_threads(), "cpu": cpu_summary()},
+        "targets": judge(rows),
+        "rows": rows,
+        "pending": pending,
+    }
+    atomic_write_text(out / f"{NAME}.json", json.dumps(doc, indent=1) + "\n")
+    write_report(doc, out)
+    if not pending:
+        journal.finish()
+    return doc
+
+
+def render_table(out: Path) -> dict:
+    """Rewrite ``fashion-mnist.md`` and ``.png`` from the saved JSON (no training)."""
+    path = out / f"{NAME}.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"no {path} to render; run `visionmlp experiment {NAME}` first")
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    write_report(doc, out)
+    return doc
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "visionmlp.cli", *args]
+
+
+def _recipe(path: Path) -> dict:
+    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+
+
+def _train(recipe: Path, run: Path, runs: Path, stems: set[str], sweep: Sweep, log) -> None:
+    cfg = _recipe(recipe)
+    if finished(run, cfg):
+        log(f"{recipe.stem}: finished in {run}, not trained again")
+        return
+    if (run / "last.pth").is_file():
+        args = ["train", "--resume", str(run), "--no-progress"]
+        log(f"{recipe.stem}: resuming {run}")
+    else:
+        args = ["train", "-c", str(recipe), "--output", str(run), "--no-progress", *sweep.train_flags]
+        args += ["--data", sweep.data] if sweep.data else []
+        teacher = cfg.get("teacher")
+        if teacher and Path(teacher).name in stems:  # the teacher is this sweep's own run of that recipe
+            args += ["--teacher", str(runs / Path(teacher).name)]
+        log(f"{recipe.stem}: training into {run}")
+    subprocess.run(_cli(*args), check=True)
+
+
+def finished(run: Path, cfg: dict) -> bool:
+    """Whether the run folder's ``summary.csv`` reaches the epochs its own config asked for."""
+    summary, saved = run / "summary.csv", run / "config.yaml"
+    if not (summary.is_file() and saved.is_file()):
+        return False
+    rows = list(csv.DictReader(summary.open()))
+    want = (yaml.safe_load(saved.read_text()) or {}).get("epochs", cfg.get("epochs"))
+    return bool(rows) and int(rows[-1]["epoch"]) >= int(want)
+
+
+def progress(run: Path, cfg: dict) -> str:
+    """How far an unfinished run is: ``not started`` or ``epoch 5 of 40``."""
+    summary = run / "summary.csv"
+    done = list(csv.DictReader(summary.open())) if summary.is_file() else []
+    return f"epoch {done[-1]['epoch']} of {cfg.get('epochs')}" if done else "not started"
+
+
+def score_run(recipe: Path, run: Path, sweep: Sweep, log) -> dict:
+    """The row of a finished run: its test top-1 measured now by ``visionmlp validate``, its hold-out top-1,
+    cost and time profile read off the run folder."""
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    validate = ["validate", str(run), "--split", "test"] + (["--ema"] if cfg.get("ema") else [])
+    if sweep.test_images:
+        validate += ["--limit", str(sweep.test_images)]
+    if sweep.data:
+        validate += ["--data", sweep.data]
+    log(f"{recipe.stem}: scoring on the test set")
+    subprocess.run(_cli(*validate), check=True, stdout=subprocess.DEVNULL)
+    test_top1 = json.loads((run / "validation.json").read_text())["top1"]
+    summary = list(csv.DictReader((run / "summary.csv").open()))
+    last = summary[-1]
+    name, family = cfg["model"], get_entry(cfg["model"]).family
+    with torch.device("meta"):
+        model = build_model(name, in_chans=1, num_classes=10, **(cfg.get("model_kwargs") or {}))
+    phases = {p: sum(float(r[p]) for r in summary) for p in PHASES}
+    shares = [sum(float(r[p]) for p in OVERHEAD) / max(sum(float(r[p]) for p in PHASES), 1e-9) for r in summary]
+    teacher = _teacher_model(cfg)
+    wall = float(last["elapsed_s"])
+    return {
+        "recipe": recipe.stem,
+        "model": name,
+        "family": family,
+        "all_mlp": is_all_mlp(model, family),
+        "teacher": teacher,
+        "params": sum(p.numel() for p in model.parameters()),
+        "macs": round(model_cost(model, (1, 1, 28, 28)).macs_per_image),
+        "epochs": int(last["epoch"]),
+        "wall_hours": wall / 3600,
+        "cpu_hours": wall * torch.get_num_threads() / 3600,
+        "holdout_top1": float(last["ema_top1"] if cfg.get("ema") else last["val_top1"]),
+        "test_top1": test_top1,
+        "overhead_share": statistics.median(shares),
+        "phases_s": {p.removesuffix("_s"): round(v, 1) for p, v in phases.items()},
+        "command": f"visionmlp train -c {shlex.quote(_shown(recipe))} --output {shlex.quote(str(run))}",
+        "validate": "visionmlp " + shlex.join(validate),
+        "weights": _released(name, test_top1),
+        "curve": [float(r["ema_top1"] if cfg.get("ema") else r["val_top1"]) for r in summary],
+    }
+
+
+def _shown(recipe: Path) -> str:
+    """A shipped recipe as ``visionmlp train -c`` finds it (``configs/...``), any other as given."""
+    shipped = RECIPES.parent.parent
+    return (
+        str(Path("configs") / recipe.relative_to(shipped / "configs"))
+        if recipe.is_relative_to(shipped)
+        else str(recipe)
+    )
+
+
+def _teacher_model(cfg: dict) -> str | None:
+    """The registered model the run distilled from (read off the teacher's run folder), or None."""
+    teacher = cfg.get("teacher")
+    if not teacher:
+        return None
+    saved = Path(teacher) / "config.yaml"
+    return yaml.safe_load(saved.read_text())["model"] if saved.is_file() else str(teacher)
+
+
+def _released(model: str, test_top1: float) -> str | None:
+    """The shipped weights file of ``model`` when the top-1 its header records (in %, two decimals) is this row's
+    within 0.05 points."""
+    path = WEIGHTS / f"{model}.safetensors"
+    if not path.is_file():
+        return None
+    with safe_open(str(path), "pt") as f:
+        recorded = float((f.metadata() or {}).get("top1", "nan"))
+    return f"weights/fashion-mnist/{path.name}" if abs(recorded - 100 * test_top1) <= 0.05 else None
+
+
+def judge(rows: list[dict], families: set[str] | None = None) -> list[dict]:
+    """Each target with its measured value and whether it is met; "every family" needs a row of each of
+    ``families`` (default: every family with a small variant) as well as its lowest row above the line."""
+    families = {get_entry(n).family for n in list_models("*_28")} if families is None else families
+    lowest = min(rows, key=lambda r: r["test_top1"], default=None)
+    mlp = [r for r in rows if r["all_mlp"]]
+    measured = (
+        lowest,
+        max(mlp, key=lambda r: r["test_top1"], default=None),
+        max(rows, key=lambda r: r["test_top1"], default=None),
+    )
+    complete = (families <= {r["family"] for r in rows}, True, True)
+    return [
+        {"target": t.label, "top1": t.top1, "anchor": t.anchor, "model": r and r["model"],
+         "measured": r and r["test_top1"], "met": bool(r and r["test_top1"] >= t.top1 and whole)}
+        for t, r, whole in zip(TARGETS, measured, complete, strict=True)
+    ]  # fmt: skip
+
+
+def write_report(doc: dict, out: Path) -> None:
+    _plot(doc["rows"], out / f"{NAME}.png")
+    md = out / f"{NAME}.md"
+    notes = md.read_text(encoding="utf-8").partition(NOTES_MARKER)[2] if md.exists() else ""
+    atomic_write_text(md, markdown(doc) + "\n" + NOTES_MARKER + (notes or "\n"))
+
+
+def markdown(doc: dict) -> str:
+    rows = sorted(doc["rows"], key=lambda r: -r["test_top1"])
+    table = "\n".join(
+        f"| {r['model']} | {r['family']} | {'yes' if r['all_mlp'] else 'no'} | "
+        f"{'distilled from ' + r['teacher'] if r['teacher'] else 'none'} | {r['params'] / 1e6:.2f} M | "
+        f"{r['macs'] / 1e6:.0f} M | {r['epochs']} | {r['wall_hours']:.2f} | {r['cpu_hours']:.2f} | "
+        f"{100 * r['holdout_top1']:.2f}% | "
+        f"**{100 * r['test_top1']:.2f}%** | {100 * r['overhead_share']:.0f}% | "
+        f"{'`' + r['weights'] + '`' if r['weights'] else 'not released'} | `{r['command']}` |"
+        for r in rows
+    )
+    targets = "\n".join(
+        f"- {t['target']} at least {100 * t['top1']:.1f}% ({t['anchor']}): "
+        + (f"{100 * t['measured']:.2f}% ({t['model']}), **{'met' if t['met'] else 'not met'}**"
+           if t["measured"] is not None else "no row yet")
+        for t in doc["targets"]
+    )  # fmt: skip
+    missing = sorted({get_entry(n).family for n in list_models("*_28")} - {r["family"] for r in rows})
+    own = [r for r in rows if r["all_mlp"] and not r["teacher"]]
+    honest = (
+        f"Best all-MLP model trained without a teacher: {own[0]['model']} at {100 * own[0]['test_top1']:.2f}%."
+        if own else "No all-MLP row trained without a teacher yet."
+    )  # fmt: skip
+    pending = "; ".join(f"`{p['recipe']}` ({p['progress']})" for p in doc.get("pending", ())) or "none"
+    sweep = "" if doc["sweep"] == "full" else f"\n*Sweep `{doc['sweep']}`: a pipeline check, not results.*\n"
+    return f"""# Fashion-MNIST: trained here, on the CPU
+{sweep}
+Generated by `{doc["command"]}`, which trains every recipe of `configs/fashion_mnist_long/` to its last epoch
+(resuming an interrupted run, skipping a finished one) and scores its final model once on the 10,000 test images
+with `visionmlp validate RUN --split test` (the EMA weights where the recipe keeps an EMA). Recipes were chosen on
+6,000 images held out of the 60,000 training images (`data: fashion-mnist:holdout`, fixed for every run), never on
+the test set; no epoch is picked. CPU-hours are the run's wall time times {doc["machine"]["threads"]} threads
+(per-epoch hold-out evaluation included; a distilled row includes its teacher's forward passes, not the teacher's
+training, which is its own row; time the machine was shared or the run paused counts too). "Data+EMA+eval" is the
+share of an epoch's time outside the model's own forward, backward and optimizer step (the trainer's phase clock in
+`summary.csv`; the median over epochs). A row's weights are released by
+`visionmlp export release --checkpoint RUN --ema --out weights/fashion-mnist/MODEL.safetensors`, and
+`visionmlp validate MODEL.fashion_mnist --split test` reproduces its test top-1. Machine-readable rows:
+`fashion-mnist.json`.
+
+{HEADER}
+{table}
+
+![hold-out top-1 per epoch](fashion-mnist.png)
+
+## Targets (published anchors on the same test set)
+
+{targets}
+
+{honest} Recipes still training (resumed by the same command): {pending}. Families without a row yet (the
+first target needs every one): {", ".join(missing) if missing else "none"}.
+"""
+
+
+HEADER = (
+    "| model | family | all-MLP | teacher | params | MACs/image | epochs | wall hours | CPU-hours | hold-out top-1 "
+    "| test top-1 | data+EMA+eval | weights | command |\n" + "|---" * 14 + "|"
+)
+
+
+def _plot(rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for r in rows:
+        label = r["model"] + (f" (from {r['teacher']})" if r["teacher"] else "")
+        ax.plot(range(1, len(r["curve"]) + 1), [100 * v for v in r["curve"]], label=label)
+    ax.axhline(91.6, color="grey", linestyle=":", linewidth=1, label="2-layer CNN 91.6%")
+    ax.set(xlabel="epoch", ylabel="hold-out top-1 (%)", title="Fashion-MNIST, 6,000 held-out training images",
+           ylim=(80, 100))  # fmt: skip
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)

@@ -1,0 +1,67 @@
+"""``visionmlp experiment fashion-mnist``: the shipped recipes trained by their own commands, teachers first, scored
+once on the test split, resumed rather than retrained, and the targets judged on what was measured."""
+
+import json
+import shutil
+
+from visionmlp.cli import main
+from visionmlp.experiments import fashion_mnist
+from visionmlp.experiments.fashion_mnist import RECIPES, judge, recipes_in
+
+
+def test_teachers_train_first():
+    order = [r.stem for r in recipes_in(RECIPES)]
+    assert order.index("resnet_teacher") < order.index("gmlp_distill")
+
+
+def _row(model, top1, all_mlp=True, teacher=None):
+    return {"model": model, "family": model, "test_top1": top1, "all_mlp": all_mlp, "teacher": teacher}
+
+
+def test_targets_are_judged_on_the_measured_rows():
+    rows = [_row("resnet", 0.951, all_mlp=False), _row("gmlp", 0.941, teacher="resnet"), _row("mixer", 0.915)]
+    every, mlp, best = judge(rows, {"resnet", "gmlp", "mixer"})
+    assert (every["model"], every["met"]) == ("mixer", False)  # 91.5% < 91.6%
+    assert (mlp["model"], mlp["met"]) == ("gmlp", True) and (best["model"], best["met"]) == ("resnet", True)
+    rows[-1]["test_top1"] = 0.92
+    assert judge(rows, {"resnet", "gmlp", "mixer"})[0]["met"]
+    assert not judge(rows, {"resnet", "gmlp", "mixer", "vip"})[0]["met"]  # a family without a row: not met
+    assert not any(t["met"] for t in judge([]))
+
+
+def test_tiny_sweep_trains_scores_resumes_and_reports(tmp_path, capsys):
+    recipes, runs, out = tmp_path / "recipes", tmp_path / "runs", tmp_path / "out"
+    recipes.mkdir()
+    for name in ("resnet_teacher", "gmlp_distill"):
+        shutil.copy(RECIPES / f"{name}.yaml", recipes / f"{name}.yaml")
+    argv = ["experiment", "fashion-mnist", "--budget", "tiny", "--data", "synthetic", "--recipes", str(recipes),
+            "--runs", str(runs), "--out", str(out)]  # fmt: skip
+    assert main([*argv, "--no-train"]) == 0  # nothing trained yet: an empty table that says what is pending
+    doc = json.loads((out / "fashion-mnist.json").read_text())
+    assert doc["rows"] == [] and [p["progress"] for p in doc["pending"]] == ["not started"] * 2
+    assert not any(t["met"] for t in doc["targets"]) and not runs.exists()
+    assert "`resnet_teacher` (not started)" in (out / "fashion-mnist.md").read_text()
+    assert main(argv) == 0
+    doc = json.loads((out / "fashion-mnist.json").read_text())
+    rows = {r["recipe"]: r for r in doc["rows"]}
+    assert set(rows) == {"resnet_teacher", "gmlp_distill"}
+    assert rows["gmlp_distill"]["teacher"] == "resnet_s2_28" and rows["resnet_teacher"]["teacher"] is None
+    validation = json.loads((runs / "gmlp_distill" / "validation.json").read_text())
+    assert validation["split"] == "test" and validation["ema"] and validation["images"] == 64
+    assert rows["gmlp_distill"]["test_top1"] == validation["top1"]
+    for row in rows.values():
+        assert row["epochs"] == 1 and row["cpu_hours"] > 0 and 0 < row["overhead_share"] < 1
+        assert row["command"].startswith(f"visionmlp train -c {recipes}")
+    report = (out / "fashion-mnist.md").read_text()
+    assert "distilled from resnet_s2_28" in report and "Sweep `tiny`: a pipeline check" in report
+    assert all(t["target"] in report for t in doc["targets"])
+    assert not (out / "fashion-mnist.tiny.partial.jsonl").exists()  # the report holds the rows now
+    # Again: the run folders are finished, so nothing trains; each is scored again and the report rebuilt.
+    capsys.readouterr()
+    assert main(argv) == 0
+    assert capsys.readouterr().out.count("not trained again") == 2
+
+
+def test_the_table_has_no_small_budget(tmp_path, capsys):
+    assert main(["experiment", fashion_mnist.NAME, "--budget", "small", "--out", str(tmp_path)]) == 2
+    assert "no small budget" in capsys.readouterr().err
