@@ -69,3 +69,18 @@ def test_predict_takes_the_tagged_name(bundled, capsys, tmp_path):
     assert capsys.readouterr().out.startswith(f"{tmp_path / 'grey.png'}: class_")
     assert main(["predict", str(tmp_path / "grey.png"), "--model", "mixer_s4_28"]) == 2
     assert "--model takes a variant with its weights' tag" in capsys.readouterr().err
+
+
+SHIPPED = sorted(hub.BUNDLED_DIR.glob("*/*.safetensors"))
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: f"{p.stem}.{p.parent.name.replace('-', '_')}")
+def test_every_shipped_weight_file_reproduces_its_top1(path, tmp_path):
+    """The files the package ships (the Fashion-MNIST table's released rows) score what their headers say."""
+    with safe_open(str(path), "pt") as f:
+        claimed = float(f.metadata()["top1"])
+    tagged = f"{path.stem}.{path.parent.name.replace('-', '_')}"
+    assert main(["validate", tagged, "--output", str(tmp_path)]) == 0
+    summary = json.loads((tmp_path / "validation.json").read_text())
+    assert summary["split"] == "test" and summary["images"] == 10000
+    assert abs(100 * summary["top1"] - claimed) <= 0.05
