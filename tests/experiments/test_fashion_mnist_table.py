@@ -9,9 +9,12 @@ from visionmlp.experiments import fashion_mnist
 from visionmlp.experiments.fashion_mnist import RECIPES, judge, recipes_in
 
 
-def test_teachers_train_first():
+def test_teachers_train_first_then_half_done_runs(tmp_path):
     order = [r.stem for r in recipes_in(RECIPES)]
-    assert order.index("resnet_teacher") < order.index("gmlp_distill")
+    assert order[0] == "resnet_teacher" and order.index("asmlp_distill") < order.index("vit_distill")
+    (tmp_path / "vit_distill").mkdir()
+    (tmp_path / "vit_distill" / "last.pth").write_bytes(b"")
+    assert [r.stem for r in recipes_in(RECIPES, tmp_path)][:2] == ["resnet_teacher", "vit_distill"]
 
 
 def _row(model, top1, all_mlp=True, teacher=None):

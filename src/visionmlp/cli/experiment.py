@@ -91,7 +91,7 @@ def _fashion_mnist(args, out: Path) -> int:
     if args.budget not in fashion_mnist.SWEEPS:
         raise UsageError(f"{fashion_mnist.NAME} runs its recipes as written (--budget full, hours of CPU) or "
                          "proves the pipeline in seconds (--budget tiny); it has no small budget")  # fmt: skip
-    recipes = fashion_mnist.recipes_in(args.recipes)
+    recipes = fashion_mnist.recipes_in(args.recipes, args.runs)
     if not recipes:
         raise UsageError(f"no recipes (*.yaml) in {args.recipes}")
     command = f"visionmlp experiment {fashion_mnist.NAME} --budget {args.budget}"

@@ -89,11 +89,17 @@ SWEEPS = {
 }
 
 
-def recipes_in(folder: Path) -> list[Path]:
-    """The folder's recipes, teachers first: a recipe whose run another one distils from trains before it."""
+def recipes_in(folder: Path, runs: Path | None = None) -> list[Path]:
+    """The folder's recipes in the order a sweep takes them: teachers first (a recipe whose run another one distils
+    from trains before it), then the runs an earlier session left half-done in ``runs`` (finished before new ones
+    start), then the rest by name."""
     recipes = sorted(folder.glob("*.yaml"))
     taught = {Path(str(_recipe(r).get("teacher"))).name for r in recipes if _recipe(r).get("teacher")}
-    return sorted(recipes, key=lambda r: (r.stem not in taught, r.stem))
+
+    def started(recipe: Path) -> bool:
+        return runs is not None and (runs / recipe.stem / "last.pth").is_file()
+
+    return sorted(recipes, key=lambda r: (r.stem not in taught, not started(r), r.stem))
 
 
 def run_table(recipes: list[Path], runs: Path, out: Path, sweep: Sweep, command: str,
