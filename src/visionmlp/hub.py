@@ -12,7 +12,7 @@ When all fail, the error names the exact file to fetch and where to put it.
 
 The project's own trained weights ship inside the package, one float16 safetensors per variant under
 ``weights/<dataset>/<variant>.safetensors`` (written by ``visionmlp export release``); each is listed as
-the variant's file tagged with the dataset (``gmlp_s4_28.fashion_mnist``) and is read where it lies.
+the variant's file tagged with the dataset (``resnet_s2_28.fashion_mnist``) and is read where it lies.
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ PROVENANCE = ("data", "eval_split", "val_split", "seed")
 
 
 def load_trained(path: str | Path, use_ema: bool = False) -> Trained:
-    """``path`` may also be a tagged variant (``gmlp_s4_28.fashion_mnist``) with weights the hub resolves."""
+    """``path`` may also be a tagged variant (``resnet_s2_28.fashion_mnist``) with weights the hub resolves."""
     if not Path(path).exists() and _tagged(str(path)):
         path = hub.resolve(*str(path).split(".", 1))
     path = Path(path)

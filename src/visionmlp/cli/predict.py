@@ -27,7 +27,7 @@ def register(sub) -> None:
     )
     which.add_argument(
         "--model",
-        help="a variant with trained weights, by tag: gmlp_s4_28.fashion_mnist (`visionmlp list-models --pretrained`)",
+        help="a variant with trained weights, by tag: resnet_s2_28.fashion_mnist (list-models --pretrained)",
     )
     p.add_argument("--topk", type=positive_int, default=5, help="classes to show per image (default: 5)")
     p.add_argument("--ema", action="store_true", help="use the EMA weights")

@@ -2,7 +2,9 @@
 
 One module per study (claim, verdict rule and small-budget time estimate in its docstring); ``_runner``
 (budgets, arms, parameter matching, training one arm), ``_data`` (the one data recipe), ``_study`` (the
-study record, running it, the report and the claims table) and ``_plot`` are shared.
+study record, running it, the report and the claims table) and ``_plot`` are shared. ``fashion_mnist`` is the
+Fashion-MNIST table rather than a claim (``visionmlp experiment fashion-mnist``): every long recipe trained by its own
+command, scored once on the test set, the targets judged; it shares the journal.
 """
 
 from __future__ import annotations
