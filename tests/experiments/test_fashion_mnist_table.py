@@ -44,6 +44,9 @@ def test_tiny_sweep_trains_scores_resumes_and_reports(tmp_path, capsys):
     assert doc["rows"] == [] and [p["progress"] for p in doc["pending"]] == ["not started"] * 2
     assert not any(t["met"] for t in doc["targets"]) and not runs.exists()
     assert "`resnet_teacher` (not started)" in (out / "fashion-mnist.md").read_text()
+    assert main([*argv, "--only", "resnet_teacher"]) == 0  # the teacher alone: the student stays pending
+    doc = json.loads((out / "fashion-mnist.json").read_text())
+    assert [r["recipe"] for r in doc["rows"]] == ["resnet_teacher"] and doc["pending"][0]["recipe"] == "gmlp_distill"
     assert main(argv) == 0
     doc = json.loads((out / "fashion-mnist.json").read_text())
     rows = {r["recipe"]: r for r in doc["rows"]}
@@ -63,6 +66,12 @@ def test_tiny_sweep_trains_scores_resumes_and_reports(tmp_path, capsys):
     capsys.readouterr()
     assert main(argv) == 0
     assert capsys.readouterr().out.count("not trained again") == 2
+
+
+def test_only_names_recipes_that_exist(tmp_path, capsys):
+    argv = ["experiment", fashion_mnist.NAME, "--budget", "tiny", "--out", str(tmp_path), "--only", "vip", "gmlp"]
+    assert main(argv) == 2
+    assert "--only vip: no such recipe" in capsys.readouterr().err
 
 
 def test_the_table_has_no_small_budget(tmp_path, capsys):

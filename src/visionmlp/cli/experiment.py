@@ -52,6 +52,13 @@ def register(sub) -> None:
         help=f"{fashion_mnist.NAME}: where the run folders go, one per recipe (default: runs/long)",
     )
     p.add_argument(
+        "--only",
+        nargs="+",
+        metavar="RECIPE",
+        help=f"{fashion_mnist.NAME}: train only these recipes (by name, in this order); the others' finished runs are "
+        "still scored and reported",
+    )
+    p.add_argument(
         "--no-train",
         dest="train",
         action="store_false",
@@ -94,6 +101,13 @@ def _fashion_mnist(args, out: Path) -> int:
     recipes = fashion_mnist.recipes_in(args.recipes, args.runs)
     if not recipes:
         raise UsageError(f"no recipes (*.yaml) in {args.recipes}")
+    only = args.only or []
+    unknown = sorted(set(only) - {r.stem for r in recipes})
+    if unknown:
+        raise UsageError(f"--only {' '.join(unknown)}: no such recipe in {args.recipes}; the recipes are "
+                         f"{', '.join(r.stem for r in recipes)}")  # fmt: skip
+    recipes.sort(key=lambda r: only.index(r.stem) if r.stem in only else len(only))  # stable: the rest keep theirs
+    trainable = () if not args.train else (only or None)
     command = f"visionmlp experiment {fashion_mnist.NAME} --budget {args.budget}"
     for flag, value, default in (("--out", args.out, "docs/results"), ("--runs", args.runs, Path("runs/long"))):
         command += f" {flag} {shlex.quote(str(value))}" if value != default else ""
@@ -103,7 +117,7 @@ def _fashion_mnist(args, out: Path) -> int:
     if args.data != "fashion-mnist":
         sweep = dataclasses.replace(sweep, data=args.data)
         command += f" --data {shlex.quote(args.data)}"
-    doc = fashion_mnist.run_table(recipes, args.runs, out, sweep, command, restart=args.restart, train=args.train)
+    doc = fashion_mnist.run_table(recipes, args.runs, out, sweep, command, restart=args.restart, train=trainable)
     for target in doc["targets"]:
         print(f"{target['target']}: {'met' if target['met'] else 'not met'}")
     print(f"wrote {out / fashion_mnist.NAME}.md, .json and .png")

@@ -26,7 +26,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -103,13 +103,15 @@ def recipes_in(folder: Path, runs: Path | None = None) -> list[Path]:
 
 
 def run_table(recipes: list[Path], runs: Path, out: Path, sweep: Sweep, command: str,
-              log: Callable[[str], None] = print, restart: bool = False, train: bool = True) -> dict:  # fmt: skip
+              log: Callable[[str], None] = print, restart: bool = False,
+              train: Collection[str] | None = None) -> dict:  # fmt: skip
     """Train (or resume) and score every recipe into ``runs/<recipe>``, then write ``fashion-mnist.md/.json/.png``
-    into ``out``; returns the JSON document. ``train=False`` scores the finished runs only and lists the others
-    as pending (a report between the sessions a long sweep takes)."""
+    into ``out``; returns the JSON document. ``train`` names the recipes that may train (None: all of them); the
+    others are scored when their runs are finished and listed as pending otherwise (``()``: a report between the
+    sessions a long sweep takes)."""
     out.mkdir(parents=True, exist_ok=True)
     identity = {"study": NAME, "sweep": sweep.name, "data": sweep.data, "runs": str(runs),
-                "recipes": [r.stem for r in recipes]}  # fmt: skip
+                "recipes": sorted(r.stem for r in recipes)}  # fmt: skip
     journal = RunJournal(journal_path(out, NAME, sweep.name), identity, restart=restart)
     stems = {r.stem for r in recipes}
     rows, pending = [], []
@@ -117,7 +119,8 @@ def run_table(recipes: list[Path], runs: Path, out: Path, sweep: Sweep, command:
         key = {"recipe": recipe.stem}
         row = journal.get(key)
         run = runs / recipe.stem
-        if row is None and not train and not finished(run, _recipe(recipe)):
+        may_train = train is None or recipe.stem in train
+        if row is None and not may_train and not finished(run, _recipe(recipe)):
             pending.append({"recipe": recipe.stem, "progress": progress(run, _recipe(recipe))})
             log(f"{recipe.stem}: {pending[-1]['progress']}, not scored")
             continue
