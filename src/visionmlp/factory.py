@@ -31,6 +31,7 @@ from .convert import CONVERTERS, StateDictMismatchError, convert_state_dict, loa
 from .formats import detect_format
 from .models import build_model, get_entry
 from .models import list_models as registered_models
+from .models._official_args import as_tuples
 from .models._weights import NATIVE_FORMAT, Checkpoint, read_checkpoint
 
 AUTO = "auto"
@@ -192,12 +193,7 @@ def _native_kwargs(ckpt: Checkpoint, name: str) -> dict:
     saved_as = ckpt.config.get("architecture")
     if saved_as != name:
         raise ValueError(f"{ckpt.path} holds a {saved_as} model, not {name}; call create_model({saved_as!r}, ...)")
-    return {key: _tuples(value) for key, value in (ckpt.config.get("kwargs") or {}).items()}
-
-
-def _tuples(value):
-    """A JSON list back as the tuple it was saved from (``depths=(2, 2, 6, 2)``), nested lists too."""
-    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
+    return {key: as_tuples(value) for key, value in (ckpt.config.get("kwargs") or {}).items()}
 
 
 #: what a saved pretrained_cfg brings back: how the weights want their input, and the class names
@@ -208,7 +204,7 @@ def _restore_input(model: nn.Module, ckpt: Checkpoint) -> None:
     """The saved pretrained_cfg's normalisation, crop and class names onto the model (its size and class count
     are the model's own); class names only while the head still has as many classes."""
     saved = (ckpt.config or {}).get("pretrained_cfg") or {}
-    fields = {k: _tuples(saved[k]) for k in _SAVED_INPUT if saved.get(k) is not None}
+    fields = {k: as_tuples(saved[k]) for k in _SAVED_INPUT if saved.get(k) is not None}
     if len(fields.get("label_names", ())) != model.num_classes:
         fields.pop("label_names", None)
     if fields:

@@ -10,10 +10,10 @@ are read off the keys, so one function serves S, M, L and any other configuratio
 from __future__ import annotations
 
 import functools
-import re
 
 import torch
 
+from ._blocks import count_blocks
 from ._common import KeyReader, register_converter
 
 _BN = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
@@ -31,12 +31,6 @@ _BLOCK = {
 }
 
 
-def _count(reader: KeyReader, pattern: str) -> int:
-    """How many consecutive indices ``pattern`` (a regex with one group) matches among the keys."""
-    found = {int(m.group(1)) for k in reader.state if (m := re.match(pattern, k))}
-    return max(found) + 1 if found else 0
-
-
 @register_converter(
     "convmlp",
     families=("convmlp",),
@@ -52,13 +46,13 @@ def convert_convmlp(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
             move(f"{src}.{index}", f"{dst}.{name}", ("weight",) if name.startswith("conv") else _BN)
 
     conv_bn_stack("tokenizer.block", "tokenizer")
-    for i in range(_count(reader, r"conv_stages\.conv_blocks\.(\d+)\.")):
+    for i in range(count_blocks(reader, "conv_stages.conv_blocks.", may_be_empty=True)):
         conv_bn_stack(f"conv_stages.conv_blocks.{i}", f"conv_stage.blocks.{i}")
     move("conv_stages.downsample", "conv_stage.downsample", ("weight", "bias"))
 
-    num_stages = _count(reader, r"stages\.(\d+)\.")
+    num_stages = count_blocks(reader, "stages.")
     for s in range(num_stages):
-        for b in range(_count(reader, rf"stages\.{s}\.blocks\.(\d+)\.")):
+        for b in range(count_blocks(reader, f"stages.{s}.blocks.")):
             for src, (dst, names) in _BLOCK.items():
                 move(f"stages.{s}.blocks.{b}.{src}", f"stages.{s}.blocks.{b}.{dst}", names)
         if s + 1 < num_stages:  # the last stage has no downsample

@@ -74,9 +74,10 @@ def _node_name(node: ast.expr) -> str:
     return node.attr if isinstance(node, ast.Attribute) else getattr(node, "id", ast.unparse(node))
 
 
-def _plain(value):
-    """Lists as tuples (the variants' own spelling), nested too."""
-    return tuple(_plain(v) for v in value) if isinstance(value, (list, tuple)) else value
+def as_tuples(value):
+    """Lists as tuples (the variants' own spelling: ``depths=(2, 2, 6, 2)``), nested too; for arguments given as
+    lists (official constructors, JSON configs)."""
+    return tuple(as_tuples(v) for v in value) if isinstance(value, (list, tuple)) else value
 
 
 # ----- computed arguments ------------------------------------------------------------------------
@@ -110,7 +111,7 @@ def _flax_patches(value, _):
         node = ast.parse(value, mode="eval").body
         value = ast.literal_eval(node.args[0] if isinstance(node, ast.Call) else node)
     size = value["size"] if isinstance(value, Mapping) else value.size
-    size = _plain(size)
+    size = as_tuples(size)
     return {"patch_size": size[0] if size[0] == size[1] else size}
 
 
@@ -316,7 +317,7 @@ def official_to_kwargs(family: str, official: Mapping, defaults: Mapping) -> dic
         )
     out = dict(signature.implies)
     for key, value in official.items():
-        value = _plain(value)
+        value = as_tuples(value)
         if key in signature.same:
             out[key] = value
         elif key in signature.renamed:
@@ -325,7 +326,7 @@ def official_to_kwargs(family: str, official: Mapping, defaults: Mapping) -> dic
             _check_fixed(key, value, signature.fixed[key])
     for key, fn in signature.computed.items():  # after the plain ones: they may read them (the width)
         if key in official:
-            out.update(fn(_plain(official[key]), {**defaults, **out}))
+            out.update(fn(as_tuples(official[key]), {**defaults, **out}))
     return out
 
 
