@@ -117,7 +117,7 @@ def test_output_chunks_are_packed_separately_into_contiguous_tensors(bias, packe
         whole = layer(x)
         unpacked = whole.chunk(2, dim=-1)
         layer.out_chunks = 2
-        assert torch.equal(torch.cat(layer.forward_chunks(x), -1), whole)  # not packed yet: one GEMM's views
+        torch.testing.assert_close(torch.cat(layer.forward_chunks(x), -1), whole)  # not packed: a GEMM per chunk
         layer.pack()
         chunks = layer.forward_chunks(x)
         assert len(packed_calls) == 2 and layer.is_packed
@@ -127,7 +127,7 @@ def test_output_chunks_are_packed_separately_into_contiguous_tensors(bias, packe
         torch.testing.assert_close(layer(x), whole, atol=1e-5, rtol=1e-5)  # the whole output still works
         layer.weight[:40].mul_(2.0)  # any change of the weight makes every chunk stale
         expected = nn.GELU()(linear_module.linear(x, layer.weight, layer.bias))
-        assert torch.equal(torch.cat(layer.forward_chunks(x), -1), expected)
+        torch.testing.assert_close(torch.cat(layer.forward_chunks(x), -1), expected)
     assert len(packed_calls) == 4  # the call on the whole output; none after the change
     layer.out_chunks = 3
     with pytest.raises(ValueError, match="do not split into 3 equal chunks"):
@@ -280,8 +280,8 @@ def test_the_fast_model_computes_the_plain_definition(name, packed_calls):
 
 @pytest.mark.parametrize("name", ["gmlp_s4_28", "dynamixer_s4_28"])
 def test_inference_forms_train_as_the_paper_forms(name):
-    """gMLP's split gate and DynaMixer's transposed matrices (what their pack() turns them into) keep computing
-    the same function, gradients included, when a packed model is trained again."""
+    """gMLP's split gate (its builder's fast form) and DynaMixer's transposed matrices (what pack() turns its op
+    into) compute the paper forms' function, gradients included, in training too."""
     from visionmlp.models.dynamixer import TransposedDynaMixerOp
     from visionmlp.models.gmlp import SplitGatedMlp
 

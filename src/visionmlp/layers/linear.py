@@ -58,11 +58,10 @@ class Linear(Prepackable, nn.Linear):
     :meth:`pack`, by oneDNN with a prepacked weight during CPU inference (``layers/packed_linear.py``).
 
     Model definitions write plain ``nn.Linear``; :func:`use_fast_linears` (run by the builder and by
-    ``pack()``) puts this class in its place. ``out_chunks`` is set by a block's ``pack()`` whose forward
-    splits the output into equal parts along the features (gMLP's gate): packed, each part is its own GEMM
-    writing its own contiguous tensor (:meth:`forward_chunks`), where a part of one output would be a
-    strided view that the next LayerNorm copies. The parameters and the unpacked computation do not
-    change with it.
+    ``pack()``) puts this class in its place. ``out_chunks`` is set by a block whose fast form splits the
+    output into equal parts along the features (gMLP's gate): each part is then its own GEMM writing its own
+    contiguous tensor (:meth:`forward_chunks`), where a part of one output would be a strided view that the
+    next LayerNorm copies and whose gradient a ``cat`` joins. The parameters do not change with it.
     """
 
     out_chunks: int = 1
@@ -95,14 +94,14 @@ class Linear(Prepackable, nn.Linear):
         return activated_linear(x, self.weight, self.bias, self.single_packed(), self.activation)
 
     def forward_chunks(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """``self(x).chunk(out_chunks, dim=-1)``; packed, every chunk computed into its own tensor."""
-        weights, act = self.weight.chunk(self.out_chunks), self.activation
-        if len(self._packed) != self.out_chunks or not all(
-            usable(p, w, x) for p, w in zip(self._packed, weights, strict=True)
-        ):
-            return activated_linear(x, self.weight, self.bias, None, act).chunk(self.out_chunks, dim=-1)
+        """``self(x).chunk(out_chunks, dim=-1)`` with every chunk its own GEMM into its own contiguous tensor (on
+        its packed weight where that is usable), not a strided view of one output."""
+        weights = self.weight.chunk(self.out_chunks)
         biases = (None,) * self.out_chunks if self.bias is None else self.bias.chunk(self.out_chunks)
-        return tuple(activated_linear(x, w, b, p, act) for w, b, p in zip(weights, biases, self._packed, strict=True))
+        packed = self._packed if len(self._packed) == self.out_chunks else (None,) * self.out_chunks
+        return tuple(
+            activated_linear(x, w, b, p, self.activation) for w, b, p in zip(weights, biases, packed, strict=True)
+        )
 
 
 def use_fast_linears(module: nn.Module) -> nn.Module:

@@ -12,8 +12,8 @@ import inspect
 import torch
 from torch import nn
 
-from ..layers.linear import use_fast_linears
 from ._official_args import official_to_kwargs
+from ._pack import use_fast_forms
 from ._registry import get_entry, variant_arguments, with_input
 
 # Argument names shared across the families, checked here once before a class sees them, so a bad value
@@ -82,7 +82,7 @@ def build_model(
 
     with torch.device(device) if device is not None else contextlib.nullcontext():
         model = entry.builder(**kwargs)
-    use_fast_linears(model)  # the definitions write nn.Linear; see layers/linear.py
+    use_fast_forms(model)  # the definitions write nn.Linear and the papers' forms; see models/_pack.py
     model.model_name = name
     model.build_kwargs = dict(kwargs)
     if dynamic_img_pad:

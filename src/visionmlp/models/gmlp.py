@@ -68,24 +68,30 @@ class GatedMlp(nn.Module):
         x = self.drop1(self.act(self.fc1(x)))
         return self.drop2(self.fc2(self.gate(x, grid)))
 
-    def pack(self) -> GatedMlp:
-        """For inference: the GELU as ``fc1``'s post-op, and ``fc1``'s halves ``u`` and ``v`` as two GEMMs
-        (:class:`SplitGatedMlp`)."""
-        absorb_activation(self, "fc1", "act")
+    def fast_form(self) -> SplitGatedMlp:
+        """The same function with ``u`` and ``v`` from two GEMMs (:class:`SplitGatedMlp`); ``fc1`` must be a
+        ``layers.Linear`` (``models/_pack.py`` puts them in place first)."""
         self.fc1.out_chunks = 2
-        self.fc1.pack()
         self.__class__ = SplitGatedMlp
         return self
 
 
 class SplitGatedMlp(GatedMlp):
-    """:class:`GatedMlp`'s inference form (``pack()``): the same parameters and function, with ``u`` and ``v``
-    computed by one packed GEMM each into their own contiguous tensors, where halves of one output would be
-    strided views that the gate's LayerNorm copies (6% of gMLP-S's bfloat16 forward in a profile)."""
+    """:class:`GatedMlp`'s fast form (what the builder makes of it): the same parameters and function, with ``u``
+    and ``v`` computed by one GEMM each into their own contiguous tensors, where halves of one output are strided
+    views that the gate's LayerNorm copies (6% of gMLP-S's bfloat16 forward in a profile) and whose gradients a
+    ``cat`` joins. Packed (:meth:`pack`), each GEMM runs on its own packed weight with the GELU as its post-op."""
 
     def forward(self, x: torch.Tensor, grid: tuple[int, int] | None = None) -> torch.Tensor:
-        u, v = self.fc1.forward_chunks(x)
-        return self.drop2(self.fc2(self.gate.gated(self.drop1(u), self.drop1(v), grid)))
+        u, v = (self.drop1(self.act(half)) for half in self.fc1.forward_chunks(x))
+        return self.drop2(self.fc2(self.gate.gated(u, v, grid)))
+
+    def fast_form(self) -> SplitGatedMlp:
+        return self
+
+    def pack(self) -> SplitGatedMlp:
+        absorb_activation(self, "fc1", "act")
+        return self
 
 
 class SpatialGatingBlock(nn.Module):
