@@ -56,7 +56,7 @@ def test_tiny_sweep_trains_scores_resumes_and_reports(tmp_path, capsys):
     assert validation["split"] == "test" and validation["ema"] and validation["images"] == 64
     assert rows["gmlp_distill"]["test_top1"] == validation["top1"]
     for row in rows.values():
-        assert row["epochs"] == 1 and row["cpu_hours"] > 0 and 0 < row["overhead_share"] < 1
+        assert row["epochs"] == 1 and 0 < row["median_cpu_hours"] <= row["cpu_hours"] and 0 < row["overhead_share"] < 1
         assert row["command"].startswith(f"visionmlp train -c {recipes}")
     report = (out / "fashion-mnist.md").read_text()
     assert "distilled from resnet_s2_28" in report and "Sweep `tiny`: a pipeline check" in report
@@ -77,3 +77,13 @@ def test_only_names_recipes_that_exist(tmp_path, capsys):
 def test_the_table_has_no_small_budget(tmp_path, capsys):
     assert main(["experiment", fashion_mnist.NAME, "--budget", "small", "--out", str(tmp_path)]) == 2
     assert "no small budget" in capsys.readouterr().err
+
+
+def test_a_recipe_that_stops_stops_the_sweep_with_what_to_do(tmp_path, capsys):
+    recipes = tmp_path / "recipes"
+    recipes.mkdir()
+    (recipes / "broken.yaml").write_text("model: mixer_s4_28\nepochs: 1\nlearning_rate: 1\n")  # an unknown setting
+    argv = ["experiment", fashion_mnist.NAME, "--budget", "tiny", "--data", "synthetic", "--recipes", str(recipes),
+            "--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "out")]  # fmt: skip
+    assert main(argv) == 1
+    assert "broken: `visionmlp train` stopped with exit status 2" in capsys.readouterr().err

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import shlex
+import sys
 from pathlib import Path
 
 from ..experiments import BUDGETS, STUDIES, fashion_mnist, render_study, run_study, study_precision, write_index
@@ -117,7 +118,11 @@ def _fashion_mnist(args, out: Path) -> int:
     if args.data != "fashion-mnist":
         sweep = dataclasses.replace(sweep, data=args.data)
         command += f" --data {shlex.quote(args.data)}"
-    doc = fashion_mnist.run_table(recipes, args.runs, out, sweep, command, restart=args.restart, train=trainable)
+    try:
+        doc = fashion_mnist.run_table(recipes, args.runs, out, sweep, command, restart=args.restart, train=trainable)
+    except fashion_mnist.SweepStopped as err:
+        print(f"visionmlp experiment: {err}", file=sys.stderr)
+        return 1
     for target in doc["targets"]:
         print(f"{target['target']}: {'met' if target['met'] else 'not met'}")
     print(f"wrote {out / fashion_mnist.NAME}.md, .json and .png")

@@ -181,7 +181,18 @@ def _train(recipe: Path, run: Path, runs: Path, stems: set[str], sweep: Sweep, l
         if teacher and Path(teacher).name in stems:  # the teacher is this sweep's own run of that recipe
             args += ["--teacher", str(runs / Path(teacher).name)]
         log(f"{recipe.stem}: training into {run}")
-    subprocess.run(_cli(*args), check=True)
+    _run_step(recipe, args)
+
+
+class SweepStopped(RuntimeError):
+    """A recipe's command stopped before it finished (a signal, an error it printed); the sweep stops with it."""
+
+
+def _run_step(recipe: Path, args: list[str], quiet: bool = False) -> None:
+    code = subprocess.run(_cli(*args), stdout=subprocess.DEVNULL if quiet else None).returncode
+    if code:
+        raise SweepStopped(f"{recipe.stem}: `visionmlp {args[0]}` stopped with exit status {code} (its output says "
+                           "why); the finished rows are saved, and the same command resumes the sweep")  # fmt: skip
 
 
 def finished(run: Path, cfg: dict) -> bool:
@@ -211,7 +222,7 @@ def score_run(recipe: Path, run: Path, sweep: Sweep, log) -> dict:
     if sweep.data:
         validate += ["--data", sweep.data]
     log(f"{recipe.stem}: scoring on the test set")
-    subprocess.run(_cli(*validate), check=True, stdout=subprocess.DEVNULL)
+    _run_step(recipe, validate, quiet=True)
     test_top1 = json.loads((run / "validation.json").read_text())["top1"]
     summary = list(csv.DictReader((run / "summary.csv").open()))
     last = summary[-1]
@@ -222,6 +233,8 @@ def score_run(recipe: Path, run: Path, sweep: Sweep, log) -> dict:
     shares = [sum(float(r[p]) for p in OVERHEAD) / max(sum(float(r[p]) for p in PHASES), 1e-9) for r in summary]
     teacher = _teacher_model(cfg)
     wall = float(last["elapsed_s"])
+    ends = [float(r["elapsed_s"]) for r in summary]
+    epoch_seconds = [b - a for a, b in zip([0.0, *ends], ends, strict=False)]
     return {
         "recipe": recipe.stem,
         "model": name,
@@ -233,6 +246,7 @@ def score_run(recipe: Path, run: Path, sweep: Sweep, log) -> dict:
         "epochs": int(last["epoch"]),
         "wall_hours": wall / 3600,
         "cpu_hours": wall * torch.get_num_threads() / 3600,
+        "median_cpu_hours": statistics.median(epoch_seconds) * len(summary) * torch.get_num_threads() / 3600,
         "holdout_top1": float(last["ema_top1"] if cfg.get("ema") else last["val_top1"]),
         "test_top1": test_top1,
         "overhead_share": statistics.median(shares),
@@ -306,6 +320,7 @@ def markdown(doc: dict) -> str:
         f"| {r['model']} | {r['family']} | {'yes' if r['all_mlp'] else 'no'} | "
         f"{'distilled from ' + r['teacher'] if r['teacher'] else 'none'} | {r['params'] / 1e6:.2f} M | "
         f"{r['macs'] / 1e6:.0f} M | {r['epochs']} | {r['wall_hours']:.2f} | {r['cpu_hours']:.2f} | "
+        f"{r['median_cpu_hours']:.2f} | "
         f"{100 * r['holdout_top1']:.2f}% | "
         f"**{100 * r['test_top1']:.2f}%** | {100 * r['overhead_share']:.0f}% | "
         f"{'`' + r['weights'] + '`' if r['weights'] else 'not released'} | `{r['command']}` |"
@@ -333,9 +348,10 @@ with `visionmlp validate RUN --split test` (the EMA weights where the recipe kee
 6,000 images held out of the 60,000 training images (`data: fashion-mnist:holdout`, fixed for every run), never on
 the test set; no epoch is picked. CPU-hours are the run's wall time times {doc["machine"]["threads"]} threads
 (per-epoch hold-out evaluation included; a distilled row includes its teacher's forward passes, not the teacher's
-training, which is its own row; time the machine was shared or the run paused counts too). "Data+EMA+eval" is the
-share of an epoch's time outside the model's own forward, backward and optimizer step (the trainer's phase clock in
-`summary.csv`; the median over epochs). A row's weights are released by
+training, which is its own row; time the machine was shared or the run paused counts too, so the next column
+prices every epoch at the run's median epoch, what the run costs on a machine of its own; the budget is 3 per row).
+"Data+EMA+eval" is the share of an epoch's time outside the model's own forward, backward and optimizer step (the
+trainer's phase clock in `summary.csv`; the median over epochs). A row's weights are released by
 `visionmlp export release --checkpoint RUN --ema --out weights/fashion-mnist/MODEL.safetensors`, and
 `visionmlp validate MODEL.fashion_mnist --split test` reproduces its test top-1. Machine-readable rows:
 `fashion-mnist.json`.
@@ -355,8 +371,8 @@ first target needs every one): {", ".join(missing) if missing else "none"}.
 
 
 HEADER = (
-    "| model | family | all-MLP | teacher | params | MACs/image | epochs | wall hours | CPU-hours | hold-out top-1 "
-    "| test top-1 | data+EMA+eval | weights | command |\n" + "|---" * 14 + "|"
+    "| model | family | all-MLP | teacher | params | MACs/image | epochs | wall hours | CPU-hours | CPU-hours at the "
+    "median epoch | hold-out top-1 | test top-1 | data+EMA+eval | weights | command |\n" + "|---" * 15 + "|"
 )
 
 
