@@ -54,12 +54,13 @@ class DynaMixerOp(nn.Module):
         n, c, g = x.shape[dim], x.shape[-1], self.num_heads
         z = self.compress(x).transpose(dim, -2)  # (..., L, G*d)
         z = z.unflatten(-1, (g, self.reduced_dim)).transpose(-3, -2).flatten(-2)  # (..., G, L*d)
-        mix = self._generate(z, n).unflatten(-1, (n, n)).softmax(dim=-2)  # (..., G, L_in, L_out)
-        y = x.transpose(dim, -2).unflatten(-1, (g, c // g)).movedim(-3, -1) @ mix  # (..., G, C/G, L)
+        y = x.transpose(dim, -2).unflatten(-1, (g, c // g)).movedim(-3, -1) @ self.mixing(z, n)  # (..., G, C/G, L)
         return self.out(y.movedim(-1, -3).flatten(-2).transpose(dim, -2))
 
-    def _generate(self, z: torch.Tensor, n: int) -> torch.Tensor:
-        return self.generate(z) if n == self.seq_len else F.linear(z, *self._generate_weights(n))
+    def mixing(self, z: torch.Tensor, n: int) -> torch.Tensor:
+        """The mixing matrices ``P`` (..., G, L_in, L_out) generated from the compressed tokens ``z``."""
+        logits = self.generate(z) if n == self.seq_len else F.linear(z, *self._generate_weights(n))
+        return logits.unflatten(-1, (n, n)).softmax(dim=-2)
 
     def _generate_weights(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
         """``generate``'s weight and bias for ``n`` tokens, rows in (in token, out token) order."""
@@ -84,20 +85,13 @@ class TransposedDynaMixerOp(DynaMixerOp):
     rows reordered (per call, a copy of one small weight) so that the mixing matrices come out as
     (output token, input token) and the softmax runs over the last dimension, where PyTorch's CPU softmax is
     vectorised (over the second-to-last it runs scalar code for short ``L``: 19% of DynaMixer's bfloat16
-    time in a profile); the matmul reads them transposed, with no copy."""
+    time in a profile); the matmul reads them transposed, with no copy. Only :meth:`mixing` differs."""
 
-    def forward(self, x: torch.Tensor, dim: int = -2) -> torch.Tensor:
-        n, c, g = x.shape[dim], x.shape[-1], self.num_heads
-        z = self.compress(x).transpose(dim, -2)
-        z = z.unflatten(-1, (g, self.reduced_dim)).transpose(-3, -2).flatten(-2)
+    def mixing(self, z: torch.Tensor, n: int) -> torch.Tensor:
         weight, bias = self._generate_weights(n)
         weight = weight.reshape(n, n, -1).transpose(0, 1).reshape(n * n, -1)
         mix_t = linear(z, weight, bias.reshape(n, n).t().reshape(n * n)).unflatten(-1, (n, n)).softmax(dim=-1)
-        y = x.transpose(dim, -2).unflatten(-1, (g, c // g)).movedim(-3, -1) @ mix_t.transpose(-1, -2)
-        return self.out(y.movedim(-1, -3).flatten(-2).transpose(dim, -2))
-
-    def pack(self) -> TransposedDynaMixerOp:
-        return self
+        return mix_t.transpose(-1, -2)  # a view: the matmul reads it transposed
 
 
 class DynaMixerMixer(BranchReweightMixer):

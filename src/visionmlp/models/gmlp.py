@@ -86,9 +86,6 @@ class SplitGatedMlp(GatedMlp):
         u, v = (self.drop1(self.act(half)) for half in self.fc1.forward_chunks(x))
         return self.drop2(self.fc2(self.gate.gated(u, v, grid)))
 
-    def fast_form(self) -> SplitGatedMlp:
-        return self
-
     def pack(self) -> SplitGatedMlp:
         absorb_activation(self, "fc1", "act")
         return self
