@@ -94,7 +94,8 @@ def recipes_in(folder: Path, runs: Path | None = None) -> list[Path]:
     from trains before it), then the runs an earlier session left half-done in ``runs`` (finished before new ones
     start), then the rest by name."""
     recipes = sorted(folder.glob("*.yaml"))
-    taught = {Path(str(_recipe(r).get("teacher"))).name for r in recipes if _recipe(r).get("teacher")}
+    teachers = (_recipe(r).get("teacher") for r in recipes)
+    taught = {Path(str(t)).name for t in teachers if t}
 
     def started(recipe: Path) -> bool:
         return runs is not None and (runs / recipe.stem / "last.pth").is_file()
@@ -118,15 +119,15 @@ def run_table(recipes: list[Path], runs: Path, out: Path, sweep: Sweep, command:
     for recipe in recipes:
         key = {"recipe": recipe.stem}
         row = journal.get(key)
-        run = runs / recipe.stem
+        run, cfg = runs / recipe.stem, _recipe(recipe)
         may_train = train is None or recipe.stem in train
-        if row is None and not may_train and not finished(run, _recipe(recipe)):
-            pending.append({"recipe": recipe.stem, "progress": progress(run, _recipe(recipe))})
+        if row is None and not may_train and not finished(run, cfg):
+            pending.append({"recipe": recipe.stem, "progress": progress(run, cfg)})
             log(f"{recipe.stem}: {pending[-1]['progress']}, not scored")
             continue
         if row is None:
             start = time.perf_counter()
-            _train(recipe, run, runs, stems, sweep, log)
+            _train(recipe, cfg, run, runs, stems, sweep, log)
             row = score_run(recipe, run, sweep, log)
             journal.add(key, row, time.perf_counter() - start)
         log(f"{recipe.stem}: hold-out {100 * row['holdout_top1']:.2f}%, test {100 * row['test_top1']:.2f}%, "
@@ -166,8 +167,7 @@ def _recipe(path: Path) -> dict:
     return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
 
 
-def _train(recipe: Path, run: Path, runs: Path, stems: set[str], sweep: Sweep, log) -> None:
-    cfg = _recipe(recipe)
+def _train(recipe: Path, cfg: dict, run: Path, runs: Path, stems: set[str], sweep: Sweep, log) -> None:
     if finished(run, cfg):
         log(f"{recipe.stem}: finished in {run}, not trained again")
         return
@@ -195,20 +195,27 @@ def _run_step(recipe: Path, args: list[str], quiet: bool = False) -> None:
                            "why); the finished rows are saved, and the same command resumes the sweep")  # fmt: skip
 
 
+def _epochs_done(run: Path) -> list[dict]:
+    """The rows of the run folder's ``summary.csv``, one per finished epoch (none before the first)."""
+    summary = run / "summary.csv"
+    if not summary.is_file():
+        return []
+    with summary.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
 def finished(run: Path, cfg: dict) -> bool:
     """Whether the run folder's ``summary.csv`` reaches the epochs its own config asked for."""
-    summary, saved = run / "summary.csv", run / "config.yaml"
-    if not (summary.is_file() and saved.is_file()):
+    saved, done = run / "config.yaml", _epochs_done(run)
+    if not (done and saved.is_file()):
         return False
-    rows = list(csv.DictReader(summary.open()))
     want = (yaml.safe_load(saved.read_text()) or {}).get("epochs", cfg.get("epochs"))
-    return bool(rows) and int(rows[-1]["epoch"]) >= int(want)
+    return int(done[-1]["epoch"]) >= int(want)
 
 
 def progress(run: Path, cfg: dict) -> str:
     """How far an unfinished run is: ``not started`` or ``epoch 5 of 40``."""
-    summary = run / "summary.csv"
-    done = list(csv.DictReader(summary.open())) if summary.is_file() else []
+    done = _epochs_done(run)
     return f"epoch {done[-1]['epoch']} of {cfg.get('epochs')}" if done else "not started"
 
 
@@ -224,7 +231,7 @@ def score_run(recipe: Path, run: Path, sweep: Sweep, log) -> dict:
     log(f"{recipe.stem}: scoring on the test set")
     _run_step(recipe, validate, quiet=True)
     test_top1 = json.loads((run / "validation.json").read_text())["top1"]
-    summary = list(csv.DictReader((run / "summary.csv").open()))
+    summary = _epochs_done(run)
     last = summary[-1]
     name, family = cfg["model"], get_entry(cfg["model"]).family
     with torch.device("meta"):
@@ -232,6 +239,7 @@ def score_run(recipe: Path, run: Path, sweep: Sweep, log) -> dict:
     phases = {p: sum(float(r[p]) for r in summary) for p in PHASES}
     shares = [sum(float(r[p]) for p in OVERHEAD) / max(sum(float(r[p]) for p in PHASES), 1e-9) for r in summary]
     teacher = _teacher_model(cfg)
+    scored = "ema_top1" if cfg.get("ema") else "val_top1"  # the model the test split scores: EMA where kept
     wall = float(last["elapsed_s"])
     ends = [float(r["elapsed_s"]) for r in summary]
     epoch_seconds = [b - a for a, b in zip([0.0, *ends], ends, strict=False)]
@@ -247,14 +255,14 @@ def score_run(recipe: Path, run: Path, sweep: Sweep, log) -> dict:
         "wall_hours": wall / 3600,
         "cpu_hours": wall * torch.get_num_threads() / 3600,
         "median_cpu_hours": statistics.median(epoch_seconds) * len(summary) * torch.get_num_threads() / 3600,
-        "holdout_top1": float(last["ema_top1"] if cfg.get("ema") else last["val_top1"]),
+        "holdout_top1": float(last[scored]),
         "test_top1": test_top1,
         "overhead_share": statistics.median(shares),
         "phases_s": {p.removesuffix("_s"): round(v, 1) for p, v in phases.items()},
         "command": f"visionmlp train -c {shlex.quote(_shown(recipe))} --output {shlex.quote(str(run))}",
         "validate": "visionmlp " + shlex.join(validate),
         "weights": _released(name, test_top1),
-        "curve": [float(r["ema_top1"] if cfg.get("ema") else r["val_top1"]) for r in summary],
+        "curve": [float(r[scored]) for r in summary],
     }
 
 
