@@ -4,9 +4,11 @@ once on the test split, resumed rather than retrained, and the targets judged on
 import json
 import shutil
 
+from safetensors import safe_open
+
 from visionmlp.cli import main
 from visionmlp.experiments import fashion_mnist
-from visionmlp.experiments.fashion_mnist import RECIPES, judge, recipes_in
+from visionmlp.experiments.fashion_mnist import RECIPES, judge, mark_chosen, recipes_in
 
 
 def test_teachers_train_first_then_half_done_runs(tmp_path):
@@ -17,8 +19,20 @@ def test_teachers_train_first_then_half_done_runs(tmp_path):
     assert [r.stem for r in recipes_in(RECIPES, tmp_path)][:2] == ["resnet_teacher", "vit_distill"]
 
 
-def _row(model, top1, all_mlp=True, teacher=None):
-    return {"model": model, "family": model, "test_top1": top1, "all_mlp": all_mlp, "teacher": teacher}
+def _row(model, top1, all_mlp=True, teacher=None, holdout=None, recipe=None):
+    return {"model": model, "family": model, "test_top1": top1, "all_mlp": all_mlp, "teacher": teacher,
+            "holdout_top1": top1 if holdout is None else holdout, "recipe": recipe or model}  # fmt: skip
+
+
+def test_the_hold_out_chooses_each_models_arm_and_the_targets_see_only_that_one():
+    alone = _row("gmlp", 0.945, holdout=0.92, recipe="gmlp")  # the better test top-1 must not be picked
+    taught = _row("gmlp", 0.935, teacher="resnet", holdout=0.93, recipe="gmlp_distill")
+    rows = [alone, taught, _row("mixer", 0.93)]
+    mark_chosen(rows, pending=[{"recipe": "mixer_distill", "model": "mixer", "progress": "epoch 3 of 30"}])
+    assert [r["chosen"] for r in rows] == [False, True, True]
+    assert [r["final"] for r in rows] == [False, True, False]  # mixer has an arm still training: nothing ships
+    _, mlp, _ = judge(rows, {"gmlp", "mixer"})
+    assert (mlp["model"], mlp["measured"]) == ("gmlp", 0.935)
 
 
 def test_targets_are_judged_on_the_measured_rows():
@@ -35,23 +49,24 @@ def test_targets_are_judged_on_the_measured_rows():
 def test_tiny_sweep_trains_scores_resumes_and_reports(tmp_path, capsys):
     recipes, runs, out = tmp_path / "recipes", tmp_path / "runs", tmp_path / "out"
     recipes.mkdir()
-    for name in ("resnet_teacher", "gmlp_distill"):
+    for name in ("resnet_teacher", "gmlp_distill", "gmlp"):
         shutil.copy(RECIPES / f"{name}.yaml", recipes / f"{name}.yaml")
     argv = ["experiment", "fashion-mnist", "--budget", "tiny", "--data", "synthetic", "--recipes", str(recipes),
             "--runs", str(runs), "--out", str(out)]  # fmt: skip
     assert main([*argv, "--no-train"]) == 0  # nothing trained yet: an empty table that says what is pending
     doc = json.loads((out / "fashion-mnist.json").read_text())
-    assert doc["rows"] == [] and [p["progress"] for p in doc["pending"]] == ["not started"] * 2
+    assert doc["rows"] == [] and [p["progress"] for p in doc["pending"]] == ["not started"] * 3
     assert not any(t["met"] for t in doc["targets"]) and not runs.exists()
     assert "`resnet_teacher` (not started)" in (out / "fashion-mnist.md").read_text()
     assert main([*argv, "--only", "resnet_teacher"]) == 0  # the teacher alone: the student stays pending
     doc = json.loads((out / "fashion-mnist.json").read_text())
-    assert [r["recipe"] for r in doc["rows"]] == ["resnet_teacher"] and doc["pending"][0]["recipe"] == "gmlp_distill"
+    assert [r["recipe"] for r in doc["rows"]] == ["resnet_teacher"] and len(doc["pending"]) == 2
     assert main(argv) == 0
     doc = json.loads((out / "fashion-mnist.json").read_text())
     rows = {r["recipe"]: r for r in doc["rows"]}
-    assert set(rows) == {"resnet_teacher", "gmlp_distill"}
+    assert set(rows) == {"resnet_teacher", "gmlp_distill", "gmlp"}
     assert rows["gmlp_distill"]["teacher"] == "resnet_s2_28" and rows["resnet_teacher"]["teacher"] is None
+    assert rows["gmlp"]["chosen"] != rows["gmlp_distill"]["chosen"]  # one arm of gmlp_s4_28 is the hold-out's
     validation = json.loads((runs / "gmlp_distill" / "validation.json").read_text())
     assert validation["split"] == "test" and validation["ema"] and validation["images"] == 64
     assert rows["gmlp_distill"]["test_top1"] == validation["top1"]
@@ -62,10 +77,26 @@ def test_tiny_sweep_trains_scores_resumes_and_reports(tmp_path, capsys):
     assert "distilled from resnet_s2_28" in report and "Sweep `tiny`: a pipeline check" in report
     assert all(t["target"] in report for t in doc["targets"])
     assert not (out / "fashion-mnist.tiny.partial.jsonl").exists()  # the report holds the rows now
-    # Again: the run folders are finished, so nothing trains; each is scored again and the report rebuilt.
+    assert not any(r["weights"] for r in rows.values())  # nothing released without --release
+    # Again: the run folders are finished, so nothing trains; each is scored again, the hold-out's arm of each
+    # model released, and the report rebuilt.
     capsys.readouterr()
-    assert main(argv) == 0
-    assert capsys.readouterr().out.count("not trained again") == 2
+    weights = tmp_path / "weights"
+    assert main([*argv, "--release", "--weights", str(weights)]) == 0
+    assert capsys.readouterr().out.count("not trained again") == 3
+    doc = json.loads((out / "fashion-mnist.json").read_text())
+    rows = {r["recipe"]: r for r in doc["rows"]}
+    chosen = "gmlp" if rows["gmlp"]["chosen"] else "gmlp_distill"
+    assert sorted(p.name for p in weights.iterdir()) == ["gmlp_s4_28.safetensors", "resnet_s2_28.safetensors"]
+    with safe_open(str(weights / "gmlp_s4_28.safetensors"), "pt") as f:
+        header = f.metadata()
+    assert json.loads(header["training"])["output"] == str(runs / chosen) and header["eval_images"] == "64"
+    assert {r: row["weights"] for r, row in rows.items()} == {
+        "resnet_teacher": "weights/weights/resnet_s2_28.safetensors",
+        chosen: "weights/weights/gmlp_s4_28.safetensors",
+        ({"gmlp", "gmlp_distill"} - {chosen}).pop(): None,
+    }
+    assert f"not released: the hold-out chose `{chosen}`" in (out / "fashion-mnist.md").read_text()
 
 
 def test_only_names_recipes_that_exist(tmp_path, capsys):

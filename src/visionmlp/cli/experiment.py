@@ -65,6 +65,18 @@ def register(sub) -> None:
         action="store_false",
         help=f"{fashion_mnist.NAME}: score and report the finished runs only, train nothing",
     )
+    p.add_argument(
+        "--release",
+        action="store_true",
+        help=f"{fashion_mnist.NAME}: write the float16 weights of each model's arm chosen on the hold-out, once "
+        "all its arms have finished, to --weights (`visionmlp export release`)",
+    )
+    p.add_argument(
+        "--weights",
+        type=Path,
+        default=fashion_mnist.WEIGHTS,
+        help=f"{fashion_mnist.NAME}: the released weights' folder (default: the package's weights/fashion-mnist)",
+    )
     p.set_defaults(func=_run)
 
 
@@ -119,7 +131,8 @@ def _fashion_mnist(args, out: Path) -> int:
         sweep = dataclasses.replace(sweep, data=args.data)
         command += f" --data {shlex.quote(args.data)}"
     try:
-        doc = fashion_mnist.run_table(recipes, args.runs, out, sweep, command, restart=args.restart, train=trainable)
+        doc = fashion_mnist.run_table(recipes, args.runs, out, sweep, command, restart=args.restart, train=trainable,
+                                      release=args.release, weights=args.weights)  # fmt: skip
     except fashion_mnist.SweepStopped as err:
         print(f"visionmlp experiment: {err}", file=sys.stderr)
         return 1

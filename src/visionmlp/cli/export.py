@@ -11,7 +11,7 @@ from pathlib import Path
 from ..data.builder import SPLITS
 from ..factory import create_model
 from ..models._weights import save_release
-from . import UsageError
+from . import UsageError, positive_int
 from ._trained import load_trained
 from .convert import add_official_arg, model_kwargs
 from .validate import score
@@ -30,6 +30,7 @@ def register(sub) -> None:
     add_official_arg(p)
     p.add_argument("--ema", action="store_true", help="release: the run's EMA weights (what its recipe reports)")
     p.add_argument("--split", default="test", choices=SPLITS, help="release: the split its top-1 is measured on")
+    p.add_argument("--limit", type=positive_int, help="release: measure its top-1 on a fixed random subset this size")
     p.add_argument("--out", required=True, help="the .onnx or .safetensors file to write")
     p.set_defaults(func=_export)
 
@@ -65,10 +66,12 @@ def _release(args) -> int:
         model.pretrained_cfg = replace(model.pretrained_cfg, label_names=tuple(trained.classes))
     spec = trained.config.get("data")
     scored = replace(trained, model=copy.deepcopy(model))
-    result, _ = score(scored, spec, args.split)
+    result, _ = score(scored, spec, args.split, limit=args.limit)
     provenance = {"data": spec, "eval_split": args.split, "top1": f"{100 * result.top1:.2f}",
                   "val_split": str(trained.config.get("val_split", 0.1)), "seed": str(trained.config.get("seed", 0)),
                   "training": json.dumps(trained.config, default=str)}  # fmt: skip
+    if args.limit:
+        provenance["eval_images"] = str(result.count)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     path = save_release(model, args.out, provenance)
     size = path.stat().st_size / 1e6

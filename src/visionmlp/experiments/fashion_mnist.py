@@ -8,7 +8,9 @@ journal: an interrupted recipe resumes from its ``last.pth``, a finished one is 
 is saved in the study journal (``experiments/_journal.py``) as it is scored, so an interrupted sweep keeps its
 rows too. Recipes are chosen on the 6,000 held-out training images (``data: fashion-mnist:holdout``); the test
 images are scored once per finished run, here, and never select anything. The final model is the EMA weights
-where the recipe keeps an EMA, else the raw weights; no epoch is picked.
+where the recipe keeps an EMA, else the raw weights; no epoch is picked. Where a model has several recipes (arms: with
+and without a teacher), the hold-out chooses the one the targets are judged on and whose weights ship
+(``--release``); the other arms stay in the table, so a distilled row stands beside the same model trained alone.
 
 Costs are CPU-hours: the run's wall time (the trainer's ``elapsed_s``, per-epoch evaluation included) times the
 threads it had. A distilled row's cost includes its teacher's forward passes but not the teacher's training,
@@ -104,12 +106,13 @@ def recipes_in(folder: Path, runs: Path | None = None) -> list[Path]:
 
 
 def run_table(recipes: list[Path], runs: Path, out: Path, sweep: Sweep, command: str,
-              log: Callable[[str], None] = print, restart: bool = False,
-              train: Collection[str] | None = None) -> dict:  # fmt: skip
+              log: Callable[[str], None] = print, restart: bool = False, train: Collection[str] | None = None,
+              release: bool = False, weights: Path = WEIGHTS) -> dict:  # fmt: skip
     """Train (or resume) and score every recipe into ``runs/<recipe>``, then write ``fashion-mnist.md/.json/.png``
     into ``out``; returns the JSON document. ``train`` names the recipes that may train (None: all of them); the
     others are scored when their runs are finished and listed as pending otherwise (``()``: a report between the
-    sessions a long sweep takes)."""
+    sessions a long sweep takes). ``release``: write the float16 weights of every model's chosen arm into
+    ``weights`` once none of its arms is still training."""
     out.mkdir(parents=True, exist_ok=True)
     identity = {"study": NAME, "sweep": sweep.name, "data": sweep.data, "runs": str(runs),
                 "recipes": sorted(r.stem for r in recipes)}  # fmt: skip
@@ -122,7 +125,7 @@ def run_table(recipes: list[Path], runs: Path, out: Path, sweep: Sweep, command:
         run, cfg = runs / recipe.stem, _recipe(recipe)
         may_train = train is None or recipe.stem in train
         if row is None and not may_train and not finished(run, cfg):
-            pending.append({"recipe": recipe.stem, "progress": progress(run, cfg)})
+            pending.append({"recipe": recipe.stem, "model": cfg.get("model"), "progress": progress(run, cfg)})
             log(f"{recipe.stem}: {pending[-1]['progress']}, not scored")
             continue
         if row is None:
@@ -133,6 +136,11 @@ def run_table(recipes: list[Path], runs: Path, out: Path, sweep: Sweep, command:
         log(f"{recipe.stem}: hold-out {100 * row['holdout_top1']:.2f}%, test {100 * row['test_top1']:.2f}%, "
             f"{row['cpu_hours']:.2f} CPU-hours")  # fmt: skip
         rows.append(row)
+    mark_chosen(rows, pending)
+    for row in rows:
+        if release and row["chosen"] and _released(row, weights) is None:
+            _release(row, runs, weights, sweep, log)
+        row["weights"] = _released(row, weights)
     doc = {
         "schema": "visionmlp.fashion-mnist/1",
         "sweep": sweep.name,
@@ -223,7 +231,7 @@ def score_run(recipe: Path, run: Path, sweep: Sweep, log) -> dict:
     """The row of a finished run: its test top-1 measured now by ``visionmlp validate``, its hold-out top-1,
     cost and time profile read off the run folder."""
     cfg = yaml.safe_load((run / "config.yaml").read_text())
-    validate = ["validate", str(run), "--split", "test"] + (["--ema"] if cfg.get("ema") else [])
+    validate = ["validate", str(run), "--split", "test", *_ema_flag(run)]
     if sweep.test_images:
         validate += ["--limit", str(sweep.test_images)]
     if sweep.data:
@@ -261,9 +269,13 @@ def score_run(recipe: Path, run: Path, sweep: Sweep, log) -> dict:
         "phases_s": {p.removesuffix("_s"): round(v, 1) for p, v in phases.items()},
         "command": f"visionmlp train -c {shlex.quote(_shown(recipe))} --output {shlex.quote(str(run))}",
         "validate": "visionmlp " + shlex.join(validate),
-        "weights": _released(name, test_top1),
         "curve": [float(r[scored]) for r in summary],
     }
+
+
+def _ema_flag(run: Path) -> list[str]:
+    """``--ema`` where the run kept an EMA: its final model is then the EMA weights (validated and released)."""
+    return ["--ema"] if (yaml.safe_load((run / "config.yaml").read_text()) or {}).get("ema") else []
 
 
 def _shown(recipe: Path) -> str:
@@ -285,21 +297,54 @@ def _teacher_model(cfg: dict) -> str | None:
     return yaml.safe_load(saved.read_text())["model"] if saved.is_file() else str(teacher)
 
 
-def _released(model: str, test_top1: float) -> str | None:
-    """The shipped weights file of ``model`` when the top-1 its header records (in %, two decimals) is this row's
-    within 0.05 points."""
-    path = WEIGHTS / f"{model}.safetensors"
+def mark_chosen(rows: list[dict], pending: list[dict]) -> None:
+    """Set each row's ``chosen``: whether it is its model's arm with the best hold-out top-1 among the finished
+    ones, and ``final``: whether none of that model's arms is still training (only then may its weights ship)."""
+    best: dict[str, dict] = {}
+    for row in rows:
+        if row["model"] not in best or row["holdout_top1"] > best[row["model"]]["holdout_top1"]:
+            best[row["model"]] = row
+    training = {p.get("model") for p in pending}
+    for row in rows:
+        row["chosen"] = best[row["model"]] is row
+        row["final"] = row["chosen"] and row["model"] not in training
+
+
+def _released(row: dict, weights: Path) -> str | None:
+    """The shipped weights file of the row's model when it came from the row's run (its header's training output
+    is that run folder) and the top-1 its header records (in %, two decimals) is the row's within 0.05 points."""
+    path = weights / f"{row['model']}.safetensors"
     if not path.is_file():
         return None
     with safe_open(str(path), "pt") as f:
-        recorded = float((f.metadata() or {}).get("top1", "nan"))
-    return f"weights/fashion-mnist/{path.name}" if abs(recorded - 100 * test_top1) <= 0.05 else None
+        header = f.metadata() or {}
+    source = json.loads(header.get("training", "{}")).get("output")
+    recorded = float(header.get("top1", "nan"))
+    if source is None or Path(source).name != row["recipe"] or abs(recorded - 100 * row["test_top1"]) > 0.05:
+        return None
+    return f"weights/{weights.name}/{path.name}"
+
+
+def _release(row: dict, runs: Path, weights: Path, sweep: Sweep, log) -> None:
+    """``visionmlp export release`` of a chosen arm whose arms have all finished: its final weights (EMA where the
+    recipe keeps one) rounded to float16 and scored again as rounded, on the images the row was scored on."""
+    if not row["final"]:
+        log(f"{row['recipe']}: not released yet, another arm of {row['model']} is still training")
+        return
+    run = runs / row["recipe"]
+    args = ["export", "release", "--checkpoint", str(run), *_ema_flag(run),
+            "--out", str(weights / f"{row['model']}.safetensors")]  # fmt: skip
+    args += ["--limit", str(sweep.test_images)] if sweep.test_images else []
+    log(f"{row['recipe']}: releasing {row['model']} (the hold-out's choice) to {weights}")
+    _run_step(Path(row["recipe"]), args)
 
 
 def judge(rows: list[dict], families: set[str] | None = None) -> list[dict]:
-    """Each target with its measured value and whether it is met; "every family" needs a row of each of
-    ``families`` (default: every family with a small variant) as well as its lowest row above the line."""
+    """Each target with its measured value and whether it is met, on each model's arm chosen on the hold-out;
+    "every family" needs a row of each of ``families`` (default: every family with a small variant) as well as its
+    lowest row above the line."""
     families = {get_entry(n).family for n in list_models("*_28")} if families is None else families
+    rows = [r for r in rows if r.get("chosen", True)]  # the hold-out's arm of each model; the test selects nothing
     lowest = min(rows, key=lambda r: r["test_top1"], default=None)
     mlp = [r for r in rows if r["all_mlp"]]
     measured = (
@@ -322,8 +367,17 @@ def write_report(doc: dict, out: Path) -> None:
     atomic_write_text(md, markdown(doc) + "\n" + NOTES_MARKER + (notes or "\n"))
 
 
+def _weights_cell(row: dict, chosen: dict[str, str]) -> str:
+    if row["weights"]:
+        return f"`{row['weights']}`"
+    if not row["chosen"]:
+        return f"not released: the hold-out chose `{chosen[row['model']]}`"
+    return "not released yet" if row["final"] else "not released: another arm is training"
+
+
 def markdown(doc: dict) -> str:
     rows = sorted(doc["rows"], key=lambda r: -r["test_top1"])
+    chosen = {r["model"]: r["recipe"] for r in rows if r["chosen"]}
     table = "\n".join(
         f"| {r['model']} | {r['family']} | {'yes' if r['all_mlp'] else 'no'} | "
         f"{'distilled from ' + r['teacher'] if r['teacher'] else 'none'} | {r['params'] / 1e6:.2f} M | "
@@ -331,7 +385,7 @@ def markdown(doc: dict) -> str:
         f"{r['median_cpu_hours']:.2f} | "
         f"{100 * r['holdout_top1']:.2f}% | "
         f"**{100 * r['test_top1']:.2f}%** | {100 * r['overhead_share']:.0f}% | "
-        f"{'`' + r['weights'] + '`' if r['weights'] else 'not released'} | `{r['command']}` |"
+        f"{_weights_cell(r, chosen)} | `{r['command']}` |"
         for r in rows
     )
     targets = "\n".join(
@@ -359,10 +413,11 @@ the test set; no epoch is picked. CPU-hours are the run's wall time times {doc["
 training, which is its own row; time the machine was shared or the run paused counts too, so the next column
 prices every epoch at the run's median epoch, what the run costs on a machine of its own; the budget is 3 per row).
 "Data+EMA+eval" is the share of an epoch's time outside the model's own forward, backward and optimizer step (the
-trainer's phase clock in `summary.csv`; the median over epochs). A row's weights are released by
-`visionmlp export release --checkpoint RUN --ema --out weights/fashion-mnist/MODEL.safetensors`, and
-`visionmlp validate MODEL.fashion_mnist --split test` reproduces its test top-1. Machine-readable rows:
-`fashion-mnist.json`.
+trainer's phase clock in `summary.csv`; the median over epochs). Where a model has several recipes (arms: with
+and without a teacher), the hold-out chooses one; the targets are judged on it, and its weights ship once no arm of
+that model is training: `--release` runs `visionmlp export release --checkpoint RUN --ema --out
+weights/fashion-mnist/MODEL.safetensors`, and `visionmlp validate MODEL.fashion_mnist --split test` reproduces its
+test top-1. Machine-readable rows: `fashion-mnist.json`.
 
 {HEADER}
 {table}
