@@ -97,6 +97,11 @@ def test_tiny_sweep_trains_scores_resumes_and_reports(tmp_path, capsys):
         ({"gmlp", "gmlp_distill"} - {chosen}).pop(): None,
     }
     assert f"not released: the hold-out chose `{chosen}`" in (out / "fashion-mnist.md").read_text()
+    assert "(over budget)" not in (out / "fashion-mnist.md").read_text()
+    doc["rows"][0]["median_cpu_hours"] = 3.2  # a row that cost more than a row may: marked when rendered
+    (out / "fashion-mnist.json").write_text(json.dumps(doc))
+    assert main([*argv, "--render"]) == 0
+    assert "3.20 (over budget)" in (out / "fashion-mnist.md").read_text()
 
 
 def test_only_names_recipes_that_exist(tmp_path, capsys):
