@@ -6,7 +6,7 @@ import torch
 
 import visionmlp
 from visionmlp.dense.boxes import batched_nms, box_iou, generalized_iou, nms
-from visionmlp.dense.detect import FCOS, LevelOutput, fcos_detect, fcos_loss, fcos_targets
+from visionmlp.dense.detect import FCOS, LevelOutput, Locations, fcos_detect, fcos_loss, fcos_targets
 from visionmlp.models import get_entry
 
 
@@ -34,14 +34,14 @@ def _outputs(sizes, strides, classes=3):
 def test_a_box_trains_the_locations_near_its_centre_on_its_level():
     outputs = _outputs([(32, 32), (16, 16)], [4, 8])  # ranges: stride 4 up to 32 px, stride 8 above
     small, large = torch.tensor([[8.0, 8, 28, 24]]), torch.tensor([[0.0, 0, 100, 100]])
-    t = fcos_targets(outputs, small, torch.tensor([2]))
+    t = fcos_targets(Locations.of(outputs), small, torch.tensor([2]))
     positive = (t.labels >= 0).nonzero().squeeze(1)
     assert len(positive) > 0 and (positive < 1024).all() and (t.labels[positive] == 2).all()  # all on level 0
     assert ((t.centerness[positive] > 0) & (t.centerness[positive] <= 1)).all()
-    t = fcos_targets(outputs, large, torch.tensor([1]))
+    t = fcos_targets(Locations.of(outputs), large, torch.tensor([1]))
     positive = (t.labels >= 0).nonzero().squeeze(1)
     assert len(positive) > 0 and (positive >= 1024).all()  # near its centre every side is ~50 px > 32: level 1
-    empty = fcos_targets(outputs, torch.zeros(0, 4), torch.zeros(0, dtype=torch.long))
+    empty = fcos_targets(Locations.of(outputs), torch.zeros(0, 4), torch.zeros(0, dtype=torch.long))
     assert (empty.labels == -1).all()
 
 

@@ -91,6 +91,29 @@ def _size_ranges(strides: list[int]) -> list[tuple[float, float]]:
     return [bounds[s] for s in strides]
 
 
+@dataclass(frozen=True)
+class Locations:
+    """Every location of all levels, in :func:`_flatten`'s order: ``points`` (P, 2) the pixel centres, ``strides``
+    (P,) their level's stride, ``lo``/``hi`` (P,) the range of the largest distance each regresses. The same for
+    every image of a batch, so a batch makes it once (:meth:`of`)."""
+
+    points: torch.Tensor
+    strides: torch.Tensor
+    lo: torch.Tensor
+    hi: torch.Tensor
+
+    @classmethod
+    def of(cls, outputs: list[LevelOutput]) -> Locations:
+        per_level = [level_points(o) for o in outputs]
+
+        def repeat(values) -> torch.Tensor:  # one value per level, repeated over the level's locations
+            return torch.cat([torch.full((len(p),), float(v)) for p, v in zip(per_level, values, strict=True)])
+
+        ranges = _size_ranges([o.stride for o in outputs])
+        return cls(torch.cat(per_level), repeat(o.stride for o in outputs), repeat(r[0] for r in ranges),
+                   repeat(r[1] for r in ranges))  # fmt: skip
+
+
 @dataclass
 class Targets:
     """Per location of all levels of one image: ``labels`` (P,) class or -1 for background, ``distances``
@@ -101,16 +124,9 @@ class Targets:
     centerness: torch.Tensor
 
 
-def fcos_targets(outputs: list[LevelOutput], boxes: torch.Tensor, labels: torch.Tensor, radius: float = 1.5) -> Targets:
+def fcos_targets(locations: Locations, boxes: torch.Tensor, labels: torch.Tensor, radius: float = 1.5) -> Targets:
     """The training targets of one image with ground truth ``boxes`` (G, 4) and ``labels`` (G,)."""
-    per_level = [level_points(o) for o in outputs]
-    points = torch.cat(per_level)
-    ranges = _size_ranges([o.stride for o in outputs])
-
-    def repeat(values) -> torch.Tensor:  # one value per level, repeated over the level's locations
-        return torch.cat([torch.full((len(p),), float(v)) for p, v in zip(per_level, values, strict=True)])
-
-    lo, hi, strides = repeat(r[0] for r in ranges), repeat(r[1] for r in ranges), repeat(o.stride for o in outputs)
+    points, strides, lo, hi = locations.points, locations.strides, locations.lo, locations.hi
     n = len(points)
     if len(boxes) == 0:
         return Targets(torch.full((n,), -1, dtype=torch.long), torch.zeros(n, 4), torch.zeros(n))
@@ -146,7 +162,8 @@ def fcos_loss(
 ) -> dict[str, torch.Tensor]:  # fmt: skip
     """Focal, GIoU and centre-ness losses of a batch (``boxes``/``labels``: one tensor per image) and their sum."""
     logits, distances, centerness = (t.float() for t in _flatten(outputs))
-    targets = [fcos_targets(outputs, b, c) for b, c in zip(boxes, labels, strict=True)]
+    locations = Locations.of(outputs)
+    targets = [fcos_targets(locations, b, c) for b, c in zip(boxes, labels, strict=True)]
     target_labels = torch.stack([t.labels for t in targets]).to(logits.device)
     positive = target_labels >= 0
     num_pos = max(1.0, float(positive.sum()))
@@ -192,7 +209,7 @@ def fcos_detect(
     """Boxes from the outputs: score = sqrt(class probability x centre-ness), the best ``candidates`` above
     ``score_threshold``, boxes clipped to the image, class-wise NMS, at most ``max_detections`` per image."""
     logits, distances, centerness = (t.float() for t in _flatten(outputs))
-    points = torch.cat([level_points(o) for o in outputs]).to(logits.device)
+    points = Locations.of(outputs).points.to(logits.device)
     scores = (logits.sigmoid() * centerness.sigmoid()[..., None]).sqrt()  # (B, P, K)
     height, width = image_size
     result = []
