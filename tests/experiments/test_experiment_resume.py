@@ -75,7 +75,7 @@ def test_journal_of_other_data_or_budget_is_refused_with_the_fix(tmp_path, capsy
     assert path.is_file()  # nothing saved is lost by the refusal
     changed = {**IDENTITY, "budget": {"name": "tiny", "steps": 2}}  # the budget's definition changed since
     RunJournal(tmp_path / "j.jsonl", IDENTITY)
-    with pytest.raises(JournalMismatchError, match="'steps': 1"):
+    with pytest.raises(JournalMismatchError, match=r"budget: saved \{'name': 'tiny', 'steps': 1\}, now .*'steps': 2"):
         RunJournal(tmp_path / "j.jsonl", changed)
     # the CLI turns it into a one-line error
     assert main(["experiment", STUDY.name, "--budget", "tiny", "--seeds", "1", "--data", "synthetic",

@@ -77,8 +77,8 @@ class RunJournal:
         header = _parse(lines[0]) if lines else None
         if header != self.identity:
             raise JournalMismatchError(
-                f"{self.path} holds runs of {_describe(header)}, not of {_describe(self.identity)}; rerun with "
-                "the budget and data it was written for to resume it, or pass --restart to discard it"
+                f"{self.path} holds runs made with other settings ({_difference(header, self.identity)}); rerun "
+                "with the settings it was written for to resume it, or pass --restart to discard it"
             )
         broken = 0
         for line in lines[1:]:
@@ -117,8 +117,9 @@ def _parse(line: str) -> dict | None:
     return record if isinstance(record, dict) else None
 
 
-def _describe(identity: dict | None) -> str:
-    if not identity or "study" not in identity:
-        return "an unreadable header"
-    budget = identity.get("budget", {})
-    return f"study {identity['study']!r}, budget {budget.get('name')!r} {budget}, data {identity.get('data')!r}"
+def _difference(saved: dict | None, wanted: dict) -> str:
+    """The settings a journal's header records that this invocation does not have: ``saved``'s value, then its."""
+    if not saved or "study" not in saved:
+        return "its header is unreadable"
+    keys = sorted(k for k in saved.keys() | wanted.keys() if saved.get(k) != wanted.get(k))
+    return "; ".join(f"{k}: saved {saved.get(k)!r}, now {wanted.get(k)!r}" for k in keys)

@@ -117,8 +117,8 @@ def run_table(recipes: list[Path], runs: Path, out: Path, sweep: Sweep, command:
     sessions a long sweep takes). ``release``: write the float16 weights of every model's chosen arm into
     ``weights`` once none of its arms is still training."""
     out.mkdir(parents=True, exist_ok=True)
-    identity = {"study": NAME, "sweep": sweep.name, "data": sweep.data, "runs": str(runs),
-                "recipes": sorted(r.stem for r in recipes)}  # fmt: skip
+    # Rows are keyed by recipe, so a recipe added to the folder or retired from it keeps the others' rows.
+    identity = {"study": NAME, "sweep": sweep.name, "data": sweep.data, "runs": str(runs)}
     journal = RunJournal(journal_path(out, NAME, sweep.name), identity, restart=restart)
     stems = {r.stem for r in recipes}
     rows, pending = [], []
