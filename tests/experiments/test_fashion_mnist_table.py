@@ -13,10 +13,10 @@ from visionmlp.experiments.fashion_mnist import RECIPES, judge, mark_chosen, rec
 
 def test_teachers_train_first_then_half_done_runs(tmp_path):
     order = [r.stem for r in recipes_in(RECIPES)]
-    assert order[0] == "resnet_teacher" and order.index("asmlp_distill") < order.index("vit_distill")
-    (tmp_path / "vit_distill").mkdir()
-    (tmp_path / "vit_distill" / "last.pth").write_bytes(b"")
-    assert [r.stem for r in recipes_in(RECIPES, tmp_path)][:2] == ["resnet_teacher", "vit_distill"]
+    assert order[0] == "resnet_teacher" and order.index("asmlp") < order.index("vit")
+    (tmp_path / "vit").mkdir()
+    (tmp_path / "vit" / "last.pth").write_bytes(b"")
+    assert [r.stem for r in recipes_in(RECIPES, tmp_path)][:2] == ["resnet_teacher", "vit"]
 
 
 def _row(model, top1, all_mlp=True, teacher=None, holdout=None, recipe=None):
@@ -28,7 +28,7 @@ def test_the_hold_out_chooses_each_models_arm_and_the_targets_see_only_that_one(
     alone = _row("gmlp", 0.945, holdout=0.92, recipe="gmlp")  # the better test top-1 must not be picked
     taught = _row("gmlp", 0.935, teacher="resnet", holdout=0.93, recipe="gmlp_distill")
     rows = [alone, taught, _row("mixer", 0.93)]
-    mark_chosen(rows, pending=[{"recipe": "mixer_distill", "model": "mixer", "progress": "epoch 3 of 30"}])
+    mark_chosen(rows, pending=[{"recipe": "mixer_long", "model": "mixer", "progress": "epoch 3 of 30"}])
     assert [r["chosen"] for r in rows] == [False, True, True]
     assert [r["final"] for r in rows] == [False, True, False]  # mixer has an arm still training: nothing ships
     _, mlp, _ = judge(rows, {"gmlp", "mixer"})
@@ -105,9 +105,11 @@ def test_tiny_sweep_trains_scores_resumes_and_reports(tmp_path, capsys):
 
 
 def test_only_names_recipes_that_exist(tmp_path, capsys):
-    argv = ["experiment", fashion_mnist.NAME, "--budget", "tiny", "--out", str(tmp_path), "--only", "vip", "gmlp"]
+    argv = ["experiment", fashion_mnist.NAME, "--budget", "tiny", "--out", str(tmp_path), "--runs", str(tmp_path),
+            "--only", "no_such_recipe", "gmlp"]  # fmt: skip
     assert main(argv) == 2
-    assert "--only vip: no such recipe" in capsys.readouterr().err
+    assert "--only no_such_recipe: no such recipe" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())  # refused before anything trained or was written
 
 
 def test_the_table_has_no_small_budget(tmp_path, capsys):
