@@ -84,3 +84,13 @@ def test_every_shipped_weight_file_reproduces_its_top1(path, tmp_path):
     summary = json.loads((tmp_path / "validation.json").read_text())
     assert summary["split"] == "test" and summary["images"] == 10000
     assert abs(100 * summary["top1"] - claimed) <= 0.05
+
+
+@pytest.mark.skipif(not SHIPPED, reason="the package ships no weight file")
+def test_validating_a_shipped_weight_writes_to_the_working_folder_not_the_package(tmp_path, monkeypatch):
+    path = SHIPPED[0]
+    before = sorted(path.parent.iterdir())
+    monkeypatch.chdir(tmp_path)
+    assert main(["validate", f"{path.stem}.{path.parent.name.replace('-', '_')}", "--limit", "64"]) == 0
+    assert json.loads((tmp_path / "validation.json").read_text())["images"] == 64
+    assert sorted(path.parent.iterdir()) == before  # the installed package is left as it was

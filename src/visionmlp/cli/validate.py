@@ -9,6 +9,7 @@ from pathlib import Path
 from ..data import build_dataset, build_eval_transform, build_loader, collate_dense
 from ..data.builder import SPLITS
 from ..dense import DenseModel
+from ..hub import BUNDLED_DIR
 from ..train import evaluate
 from ..train.distributed import DistContext, resolve_device
 from ..train.evaluate import EvalResult
@@ -33,7 +34,11 @@ def register(sub) -> None:
     p.add_argument("--workers", type=count, default=0)
     p.add_argument("--device", default="auto")
     p.add_argument("--ema", action="store_true", help="score the EMA weights")
-    p.add_argument("--output", help="folder for validation.json and confusion.png (default: the checkpoint's)")
+    p.add_argument(
+        "--output",
+        help="folder for validation.json and confusion.png (default: the checkpoint's; the working folder for a "
+        "weight shipped with the package)",
+    )
     p.set_defaults(func=_validate)
 
 
@@ -45,7 +50,7 @@ def _validate(args) -> int:
         return _validate_dense(args, trained, spec, split)
     result, classes = score(trained, spec, split, args.batch_size, args.workers, args.device, args.limit)
     _report(result, classes)
-    folder = Path(args.output) if args.output else trained.path.parent
+    folder = _output_folder(args, trained)
     summary = {"checkpoint": str(trained.path), "data": spec, "split": split, "images": result.count,
                "ema": args.ema, "top1": result.top1, "top5": result.top5, "loss": result.loss,
                "per_class": dict(zip(classes, result.per_class, strict=True)),
@@ -54,6 +59,15 @@ def _validate(args) -> int:
     png = _plot_confusion(result, classes, folder / "confusion.png")
     print(f"wrote {folder / 'validation.json'}" + (f" and {png}" if png else " (confusion.png needs matplotlib)"))
     return 0
+
+
+def _output_folder(args, trained: Trained) -> Path:
+    """``--output``, else the checkpoint's folder: a run's results beside it. A weight file shipped with the package
+    (``NAME.TAG``) is never written beside, which would change the installed package: its results go to the
+    working folder."""
+    if args.output:
+        return Path(args.output)
+    return Path.cwd() if trained.path.resolve().is_relative_to(BUNDLED_DIR.resolve()) else trained.path.parent
 
 
 def _validate_dense(args, trained: Trained, spec: str | None, split: str) -> int:
@@ -71,7 +85,7 @@ def _validate_dense(args, trained: Trained, spec: str | None, split: str) -> int
         width = max(len(n) for n in names)
         for name, iou in zip(names, scores["iou"], strict=True):
             print(f"  {name:<{width}}  " + (f"{100 * iou:6.2f}%" if iou is not None else "     -"))
-    folder = Path(args.output) if args.output else trained.path.parent
+    folder = _output_folder(args, trained)
     summary = {"checkpoint": str(trained.path), "data": spec, "split": split, "images": len(dataset),
                "task": model.task, "ema": args.ema, **scores}  # fmt: skip
     atomic_write_text(folder / "validation.json", json.dumps(summary, indent=2) + "\n")
