@@ -9,6 +9,7 @@ from safetensors import safe_open
 from visionmlp.cli import main
 from visionmlp.experiments import fashion_mnist
 from visionmlp.experiments.fashion_mnist import RECIPES, judge, mark_chosen, recipes_in
+from visionmlp.utils.capabilities import forced
 
 
 def test_teachers_train_first_then_half_done_runs(tmp_path):
@@ -125,3 +126,14 @@ def test_a_recipe_that_stops_stops_the_sweep_with_what_to_do(tmp_path, capsys):
             "--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "out")]  # fmt: skip
     assert main(argv) == 1
     assert "broken: `visionmlp train` stopped with exit status 2" in capsys.readouterr().err
+
+
+def test_the_full_sweep_refuses_to_train_without_native_bfloat16_unless_told(tmp_path, capsys):
+    argv = ["experiment", fashion_mnist.NAME, "--budget", "full", "--out", str(tmp_path / "out"), "--runs",
+            str(tmp_path / "runs"), "--recipes", str(tmp_path)]  # fmt: skip
+    (tmp_path / "gmlp.yaml").write_text((RECIPES / "gmlp.yaml").read_text())
+    with forced("avx2"):
+        assert main(argv) == 2
+        assert "has no native bfloat16" in capsys.readouterr().err and not (tmp_path / "runs").exists()
+        assert main([*argv, "--no-train"]) == 0  # reporting the finished runs needs no training
+    assert "`gmlp` (not started)" in (tmp_path / "out" / "fashion-mnist.md").read_text()

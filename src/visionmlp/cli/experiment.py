@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 from ..experiments import BUDGETS, STUDIES, fashion_mnist, render_study, run_study, study_precision, write_index
+from ..utils.capabilities import capabilities
 from . import UsageError
 
 
@@ -64,6 +65,12 @@ def register(sub) -> None:
         dest="train",
         action="store_false",
         help=f"{fashion_mnist.NAME}: score and report the finished runs only, train nothing",
+    )
+    p.add_argument(
+        "--any-cpu",
+        action="store_true",
+        help=f"{fashion_mnist.NAME} --budget full: train on a CPU without native bfloat16 too (the recipes' epochs "
+        "were fitted to one; here they train in float32, slower, and a row may pass its CPU-hour budget)",
     )
     p.add_argument(
         "--release",
@@ -121,6 +128,13 @@ def _fashion_mnist(args, out: Path) -> int:
                          f"{', '.join(r.stem for r in recipes)}")  # fmt: skip
     recipes.sort(key=lambda r: only.index(r.stem) if r.stem in only else len(only))  # stable: the rest keep theirs
     trainable = () if not args.train else (only or None)
+    caps = capabilities()
+    if args.train and args.budget == "full" and not caps.native_bf16 and not args.any_cpu:
+        raise UsageError(f"this CPU ({caps.describe()}) has no native bfloat16, so the long recipes would train in "
+                         "float32, slower than on the CPU their epochs were fitted to, and a row could pass the "
+                         f"{fashion_mnist.BUDGET_CPU_HOURS:g} CPU-hours it may cost; run the sweep on a CPU with "
+                         "AVX512-BF16 or AMX, report the finished runs with --no-train, or pass --any-cpu to train "
+                         "anyway (the table marks a row over budget)")  # fmt: skip
     command = f"visionmlp experiment {fashion_mnist.NAME} --budget {args.budget}"
     for flag, value, default in (("--out", args.out, "docs/results"), ("--runs", args.runs, Path("runs/long"))):
         command += f" {flag} {shlex.quote(str(value))}" if value != default else ""
