@@ -209,7 +209,7 @@ def fcos_detect(
     """Boxes from the outputs: score = sqrt(class probability x centre-ness), the best ``candidates`` above
     ``score_threshold``, boxes clipped to the image, class-wise NMS, at most ``max_detections`` per image."""
     logits, distances, centerness = (t.float() for t in _flatten(outputs))
-    points = Locations.of(outputs).points.to(logits.device)
+    points = torch.cat([level_points(o) for o in outputs]).to(logits.device)
     scores = (logits.sigmoid() * centerness.sigmoid()[..., None]).sqrt()  # (B, P, K)
     height, width = image_size
     result = []

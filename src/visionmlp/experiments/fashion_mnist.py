@@ -141,9 +141,10 @@ def run_table(recipes: list[Path], runs: Path, out: Path, sweep: Sweep, command:
         rows.append(row)
     mark_chosen(rows, pending)
     for row in rows:
-        if release and row["chosen"] and _released(row, weights) is None:
-            _release(row, runs, weights, sweep, log)
         row["weights"] = _released(row, weights)
+        if release and row["chosen"] and row["weights"] is None:
+            _release(row, runs, weights, sweep, log)
+            row["weights"] = _released(row, weights)
     doc = {
         "schema": "visionmlp.fashion-mnist/1",
         "sweep": sweep.name,
@@ -192,17 +193,17 @@ def _train(recipe: Path, cfg: dict, run: Path, runs: Path, stems: set[str], swee
         if teacher and Path(teacher).name in stems:  # the teacher is this sweep's own run of that recipe
             args += ["--teacher", str(runs / Path(teacher).name)]
         log(f"{recipe.stem}: training into {run}")
-    _run_step(recipe, args)
+    _run_step(recipe.stem, args)
 
 
 class SweepStopped(RuntimeError):
     """A recipe's command stopped before it finished (a signal, an error it printed); the sweep stops with it."""
 
 
-def _run_step(recipe: Path, args: list[str], quiet: bool = False) -> None:
+def _run_step(recipe: str, args: list[str], quiet: bool = False) -> None:
     code = subprocess.run(_cli(*args), stdout=subprocess.DEVNULL if quiet else None).returncode
     if code:
-        raise SweepStopped(f"{recipe.stem}: `visionmlp {args[0]}` stopped with exit status {code} (its output says "
+        raise SweepStopped(f"{recipe}: `visionmlp {args[0]}` stopped with exit status {code} (its output says "
                            "why); the finished rows are saved, and the same command resumes the sweep")  # fmt: skip
 
 
@@ -233,14 +234,14 @@ def progress(run: Path, cfg: dict) -> str:
 def score_run(recipe: Path, run: Path, sweep: Sweep, log) -> dict:
     """The row of a finished run: its test top-1 measured now by ``visionmlp validate``, its hold-out top-1,
     cost and time profile read off the run folder."""
-    cfg = yaml.safe_load((run / "config.yaml").read_text())
-    validate = ["validate", str(run), "--split", "test", *_ema_flag(run)]
+    cfg = _recipe(run / "config.yaml")
+    validate = ["validate", str(run), "--split", "test", *_ema_flag(cfg)]
     if sweep.test_images:
         validate += ["--limit", str(sweep.test_images)]
     if sweep.data:
         validate += ["--data", sweep.data]
     log(f"{recipe.stem}: scoring on the test set")
-    _run_step(recipe, validate, quiet=True)
+    _run_step(recipe.stem, validate, quiet=True)
     test_top1 = json.loads((run / "validation.json").read_text())["top1"]
     summary = _epochs_done(run)
     last = summary[-1]
@@ -276,9 +277,9 @@ def score_run(recipe: Path, run: Path, sweep: Sweep, log) -> dict:
     }
 
 
-def _ema_flag(run: Path) -> list[str]:
+def _ema_flag(cfg: dict) -> list[str]:
     """``--ema`` where the run kept an EMA: its final model is then the EMA weights (validated and released)."""
-    return ["--ema"] if (yaml.safe_load((run / "config.yaml").read_text()) or {}).get("ema") else []
+    return ["--ema"] if cfg.get("ema") else []
 
 
 def _shown(recipe: Path) -> str:
@@ -335,11 +336,11 @@ def _release(row: dict, runs: Path, weights: Path, sweep: Sweep, log) -> None:
         log(f"{row['recipe']}: not released yet, another arm of {row['model']} is still training")
         return
     run = runs / row["recipe"]
-    args = ["export", "release", "--checkpoint", str(run), *_ema_flag(run),
+    args = ["export", "release", "--checkpoint", str(run), *_ema_flag(_recipe(run / "config.yaml")),
             "--out", str(weights / f"{row['model']}.safetensors")]  # fmt: skip
     args += ["--limit", str(sweep.test_images)] if sweep.test_images else []
     log(f"{row['recipe']}: releasing {row['model']} (the hold-out's choice) to {weights}")
-    _run_step(Path(row["recipe"]), args)
+    _run_step(row["recipe"], args)
 
 
 def judge(rows: list[dict], families: set[str] | None = None) -> list[dict]:
