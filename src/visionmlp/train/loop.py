@@ -37,7 +37,7 @@ from .ema import ModelEma
 from .evaluate import EvalResult, autocast, evaluate
 from .logger import RunLogger
 from .optim import build_optimizer
-from .phases import PhaseClock
+from .phases import PhaseClock, time_left
 from .schedule import WarmupSchedule
 
 #: the largest share of a run's steps the learning-rate warm-up may take
@@ -180,6 +180,7 @@ class Trainer:
         self.stop = StopRequest()
         self.validation_seconds: float | None = None  # the last validation's duration, for the time budget
         self.clock = PhaseClock()  # where this epoch's time goes (train/phases.py)
+        self._whole_epoch_timed = False  # whether the clock saw this epoch from its first step
         self._reserve = 0.0  # seconds of the time budget kept for the final validation
         self._budget_position = 0.0  # the schedule's furthest position under a time budget
         self._pending_losses: list[torch.Tensor] = []  # step losses not read yet (see SYNC_EVERY)
@@ -261,6 +262,7 @@ class Trainer:
         task = bar.add_task(f"epoch {st.epoch + 1}/{cfg.epochs}", total=self.steps_per_epoch,
                             completed=st.step_in_epoch, loss=float("nan"), rate=0.0)  # fmt: skip
         self.net.train()
+        self._whole_epoch_timed = st.step_in_epoch == 0  # a resumed epoch's clock sees only its end
         images, start = 0, time.perf_counter()
         session_start, elapsed_before = start, st.elapsed
         stopped = None
@@ -442,7 +444,11 @@ class Trainer:
                 message += f" (EMA {100 * ema_result.top1:.2f}%)"
         row.update(elapsed_s=round(st.elapsed, 2), skipped_batches=st.skipped_batches, **self.clock.columns())
         self.log(f"epoch {epoch}/{cfg.epochs}: train loss {train_loss:.4f}, {message}")
-        self.log(f"  time: {self.clock.summary()}")
+        ending, epochs_left = "", cfg.epochs - (st.epoch + 1)
+        if complete and epochs_left > 0 and self._whole_epoch_timed:
+            budget_left = None if cfg.time_budget is None else cfg.time_budget - st.elapsed
+            ending = f"; {time_left(self.clock.total, epochs_left, budget_left)} left at this pace"
+        self.log(f"  time: {self.clock.summary()}{ending}")
         self.clock.reset()
         st.rows.append(row)
         if complete:

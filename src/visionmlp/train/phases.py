@@ -26,13 +26,32 @@ class PhaseClock:
         finally:
             self.seconds[phase] += time.perf_counter() - start
 
+    @property
+    def total(self) -> float:
+        """Wall seconds measured since the last reset (the epoch's, when read at its end)."""
+        return sum(self.seconds.values())
+
     def summary(self) -> str:
-        """``data 3%, forward 41%, ...`` of the time measured so far."""
-        total = sum(self.seconds.values()) or 1.0
-        return ", ".join(f"{phase} {100 * s / total:.0f}%" for phase, s in self.seconds.items())
+        """``74 s: data 3%, forward 41%, ...`` of the time measured so far."""
+        total = self.total or 1.0
+        shares = ", ".join(f"{phase} {100 * s / total:.0f}%" for phase, s in self.seconds.items())
+        return f"{self.total:.0f} s: {shares}"
 
     def columns(self) -> dict[str, float]:
         return {f"{phase}_s": round(s, 3) for phase, s in self.seconds.items()}
 
     def reset(self) -> None:
         self.seconds = dict.fromkeys(PHASES, 0.0)
+
+
+def time_left(epoch_seconds: float, epochs_left: int, budget_left: float | None = None) -> str:
+    """``about 1 h 06 min`` to the run's end at this epoch's pace (capped by what a time budget leaves), so that
+    a long run says when it will end."""
+    seconds = epoch_seconds * epochs_left
+    if budget_left is not None:
+        seconds = min(seconds, max(0.0, budget_left))
+    minutes = round(seconds / 60)
+    if minutes < 1:
+        return "under a minute"
+    hours, minutes = divmod(minutes, 60)
+    return f"about {hours} h {minutes:02d} min" if hours else f"about {minutes} min"
