@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from ..models import build_model, get_entry
+from ..utils.allocator import allocator_policy
 from ..utils.capabilities import capabilities, compiled
 from ..utils.cpu import cpu_summary
 from . import flops as flops_mod
@@ -122,6 +123,7 @@ def machine_info(cfg: BenchConfig) -> dict:
         "cpu_kind": capabilities().kind,
         "cpu_count": os.cpu_count(),
         "load_avg": list(os.getloadavg()),
+        "allocator": allocator_policy(),
     }
     if torch.device(cfg.device).type == "cuda":
         info["device_name"] = torch.cuda.get_device_name(cfg.device)

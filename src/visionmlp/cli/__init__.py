@@ -18,6 +18,7 @@ import sys
 import warnings
 
 from ..train import NonFiniteLossError
+from ..utils.allocator import keep_freed_memory
 
 
 class UsageError(Exception):
@@ -79,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    keep_freed_memory()  # a step's tensors are not faulted in afresh every step (utils/allocator.py)
     prefix = f"visionmlp {args.command}"
     with warnings.catch_warnings():
         warnings.showwarning = lambda message, *_, **__: print(f"{prefix}: warning: {message}", file=sys.stderr)
