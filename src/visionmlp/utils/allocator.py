@@ -3,9 +3,9 @@
 With glibc's default settings, malloc hands the top of its heap back to the kernel once enough of it is free and
 serves large blocks from fresh ``mmap`` pages; both come back as page faults (the kernel zeroes every 4 KiB page) on
 the next step, which frees and allocates the same tensors again. On the project's 2-core AMD EPYC, a bfloat16
-training step of ``vip_s4_28`` (batch 128) took 12,000-16,000 minor page faults, 50-64 MB of zeroed pages, and spent
-12-17% of its wall time in the kernel; with the freed memory kept, under a hundred faults and no kernel time
-(``scripts/bench-allocator.sh`` measures it side by side). The price is that the process keeps its peak heap until
+training step (batch 128) of ``vip_s4_28`` took 13,000 minor page faults and spent 19% of its wall time in the
+kernel, one of ``gmlp_s4_28`` 39,000 and 45%; with the freed memory kept, under a hundred faults and 0-1%
+(``benchmarks/bench_allocator.py`` measures it side by side). The price is that the process keeps its peak heap until
 it exits, which a training or benchmark process needs again at the next step anyway.
 
 The command line applies this once at start (``visionmlp.cli.main``); a Python user calls :func:`keep_freed_memory`.

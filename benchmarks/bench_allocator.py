@@ -1,9 +1,8 @@
-#!/usr/bin/env python3
 """Training steps with glibc's default malloc against the process keeping its freed memory (utils/allocator.py),
 side by side: each round runs one fresh process per policy, alternating, and the table gives the medians and the
 ratio. A policy is process-wide and cannot be undone in a process, hence processes rather than alternating steps.
 
-    .venv/bin/python scripts/bench-allocator.py vip_s4_28 mixer_s4_28 --rounds 3
+    .venv/bin/python benchmarks/bench_allocator.py vip_s4_28 mixer_s4_28 --rounds 3
 
 Per step: images/s, minor page faults (each a 4 KiB page the kernel zeroed) and the share of wall time spent in
 the kernel. Measure on a quiet machine (pause long runs); the ratio is what carries.
