@@ -249,14 +249,18 @@ def test_every_epoch_says_where_its_time_went():
         assert sum(spent) <= row["elapsed_s"] + 0.05  # the phases are parts of the run's time, not more
     lines = [line for line in said if line.startswith("  time: ")]
     assert len(lines) == 2 and all(phase in lines[0] for phase in PHASES)
-    assert "left at this pace" in lines[0] and "left" not in lines[1]  # the last epoch has nothing left
+    assert "left at the median epoch's pace" in lines[0] and "left" not in lines[1]  # the last epoch has nothing left
 
 
 def test_time_left_reads_in_hours_and_minutes_and_respects_a_budget():
-    assert time_left(76.0, 52) == "about 1 h 06 min"
-    assert time_left(76.0, 3) == "about 4 min"
-    assert time_left(20.0, 1) == "under a minute"
-    assert time_left(76.0, 52, budget_left=600.0) == "about 10 min"  # the budget ends the run first
+    assert time_left([76.0], 52) == "about 1 h 06 min"
+    assert time_left([76.0], 3) == "about 4 min"
+    assert time_left([20.0], 1) == "under a minute"
+    assert time_left([76.0], 52, budget_left=600.0) == "about 10 min"  # the budget ends the run first
+
+
+def test_time_left_is_not_thrown_by_one_paused_epoch():
+    assert time_left([76.0, 417.0, 78.0], 52) == "about 1 h 08 min"  # the median, 78 s, not the paused 417 s
 
 
 def test_the_loss_is_read_at_sync_points_only(monkeypatch):

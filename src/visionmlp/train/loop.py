@@ -181,6 +181,7 @@ class Trainer:
         self.validation_seconds: float | None = None  # the last validation's duration, for the time budget
         self.clock = PhaseClock()  # where this epoch's time goes (train/phases.py)
         self._whole_epoch_timed = False  # whether the clock saw this epoch from its first step
+        self._timed_epochs: list[float] = []  # wall seconds of the whole epochs this process timed
         self._reserve = 0.0  # seconds of the time budget kept for the final validation
         self._budget_position = 0.0  # the schedule's furthest position under a time budget
         self._pending_losses: list[torch.Tensor] = []  # step losses not read yet (see SYNC_EVERY)
@@ -445,9 +446,11 @@ class Trainer:
         row.update(elapsed_s=round(st.elapsed, 2), skipped_batches=st.skipped_batches, **self.clock.columns())
         self.log(f"epoch {epoch}/{cfg.epochs}: train loss {train_loss:.4f}, {message}")
         ending, epochs_left = "", cfg.epochs - (st.epoch + 1)
-        if complete and epochs_left > 0 and self._whole_epoch_timed:
+        if complete and self._whole_epoch_timed:
+            self._timed_epochs.append(self.clock.total)
+        if complete and epochs_left > 0 and self._timed_epochs:
             budget_left = None if cfg.time_budget is None else cfg.time_budget - st.elapsed
-            ending = f"; {time_left(self.clock.total, epochs_left, budget_left)} left at this pace"
+            ending = f"; {time_left(self._timed_epochs, epochs_left, budget_left)} left at the median epoch's pace"
         self.log(f"  time: {self.clock.summary()}{ending}")
         self.clock.reset()
         st.rows.append(row)

@@ -8,8 +8,9 @@ when the kernels ran (``loss.item()`` in the forward phase is where it waits).
 from __future__ import annotations
 
 import contextlib
+import statistics
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 PHASES = ("data", "forward", "backward", "optimizer", "ema", "validation")
 
@@ -44,10 +45,11 @@ class PhaseClock:
         self.seconds = dict.fromkeys(PHASES, 0.0)
 
 
-def time_left(epoch_seconds: float, epochs_left: int, budget_left: float | None = None) -> str:
-    """``about 1 h 06 min`` to the run's end at this epoch's pace (capped by what a time budget leaves), so that
-    a long run says when it will end."""
-    seconds = epoch_seconds * epochs_left
+def time_left(epoch_seconds: Sequence[float], epochs_left: int, budget_left: float | None = None) -> str:
+    """``about 1 h 06 min`` to the run's end at the median of the epochs timed so far (capped by what a time
+    budget leaves), so that a long run says when it will end. The median, not the last epoch: one epoch that was
+    paused or shared the machine would otherwise move the estimate by hours."""
+    seconds = statistics.median(epoch_seconds) * epochs_left
     if budget_left is not None:
         seconds = min(seconds, max(0.0, budget_left))
     minutes = round(seconds / 60)
