@@ -2,7 +2,10 @@
 its measured top-1; placed under the package's ``weights/<dataset>/`` it is the variant's ``.<dataset>`` tag, loaded by
 ``create_model(..., pretrained=True)``, ``validate`` and ``predict``, and scores what its header says."""
 
+import contextlib
+import io
 import json
+import re
 
 import pytest
 import torch
@@ -24,7 +27,11 @@ def released(tmp_path_factory):
     run = root / "run"
     assert main(["train", "--model", "mixer_s4_28", "--data", "synthetic", "--output", str(run), *QUICK]) == 0
     out = root / "weights" / "synthetic" / "mixer_s4_28.safetensors"
-    assert main(["export", "release", "--checkpoint", str(run), "--ema", "--out", str(out)]) == 0
+    said = io.StringIO()
+    with contextlib.redirect_stdout(said):
+        assert main(["export", "release", "--checkpoint", str(run), "--ema", "--out", str(out)]) == 0
+    line = said.getvalue()
+    assert re.search(r"top-1 \d+\.\d\d% on the test split of synthetic \([\d,]+ images\)", line), line
     return root / "weights", out
 
 

@@ -75,6 +75,6 @@ def _release(args) -> int:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     path = save_release(model, args.out, provenance)
     size = path.stat().st_size / 1e6
-    print(f"{path}: {model.model_name}, float16, {size:.2f} MB, top-1 {100 * result.top1:.2f}% on {spec} {args.split} "
-          f"({result.count:,} images)")  # fmt: skip
+    print(f"{path}: {model.model_name}, float16, {size:.2f} MB, top-1 {100 * result.top1:.2f}% on the {args.split} "
+          f"split of {spec} ({result.count:,} images)")  # fmt: skip
     return 0
