@@ -1,7 +1,7 @@
 """Small single-purpose building blocks shared by the model families."""
 
 from .conv_nhwc import ConvNHWC, Downsample
-from .drop import DropPath
+from .drop import Dropout, DropPath
 from .init import lecun_normal_, trunc_normal_
 from .linear import Linear
 from .mlp import Mlp
@@ -15,6 +15,7 @@ __all__ = [
     "ConvNHWC",
     "Downsample",
     "DropPath",
+    "Dropout",
     "LayerNorm2d",
     "Linear",
     "Mlp",

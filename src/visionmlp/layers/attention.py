@@ -12,12 +12,14 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .drop import dropout
+
 
 def composed_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, dropout_p: float = 0.0) -> torch.Tensor:
     """``softmax(q k^T / sqrt(d)) v`` from plain matmuls; attention weights dropped with ``dropout_p``."""
     weights = ((q * q.shape[-1] ** -0.5) @ k.transpose(-2, -1)).softmax(dim=-1)
     if dropout_p:
-        weights = F.dropout(weights, dropout_p)
+        weights = dropout(weights, dropout_p)
     return weights @ v
 
 

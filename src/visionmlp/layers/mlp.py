@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from torch import nn
 
+from .drop import Dropout
 from .packed_linear import absorb_activation
 
 
@@ -28,9 +29,9 @@ class Mlp(nn.Module):
         out_features = out_features or in_features
         self.fc1 = nn.Linear(in_features, hidden_features, bias=bias)
         self.act = act_layer() if act_layer is not None else nn.GELU(approximate=gelu_approximate)
-        self.drop1 = nn.Dropout(drop)
+        self.drop1 = Dropout(drop)
         self.fc2 = nn.Linear(hidden_features, out_features, bias=bias)
-        self.drop2 = nn.Dropout(drop)
+        self.drop2 = Dropout(drop)
 
     def forward(self, x):
         return self.drop2(self.fc2(self.drop1(self.act(self.fc1(x)))))

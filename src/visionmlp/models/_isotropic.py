@@ -8,8 +8,8 @@ run blocks that take ``(tokens, grid)`` (the grid lets grid-tied weights resampl
 from __future__ import annotations
 
 import torch
-from torch import nn
 
+from ..layers.drop import Dropout
 from ._base import VisionModel
 from ._features import FeatureInfo, tokens_to_nchw
 
@@ -25,7 +25,7 @@ class PatchTokenModel(VisionModel):
         dynamic_img_size: bool,
     ) -> None:  # fmt: skip
         self.init_patch_stem(num_classes, img_size, in_chans, patch_size, embed_dim, dynamic_img_size)
-        self.head_drop = nn.Dropout(drop_rate)
+        self.head_drop = Dropout(drop_rate)
 
     def finish_init(self) -> None:
         reduction = self.stem.patch_size[0]

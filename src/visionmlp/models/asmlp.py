@@ -27,7 +27,7 @@ from torch import nn
 from ..layers import DropPath
 from ..layers._helpers import to_2tuple
 from ..layers.conv_nhwc import ConvNHWC
-from ..layers.drop import drop_path_rates
+from ..layers.drop import Dropout, drop_path_rates
 from ..layers.packed_linear import absorb_activation
 from ..layers.shift import ChannelShift, axial_offsets
 from ._base import VisionModel
@@ -70,7 +70,7 @@ class PointwiseMlp(nn.Module):
         self.fc1 = ConvNHWC(dim, hidden, 1)
         self.act = nn.GELU()
         self.fc2 = ConvNHWC(hidden, dim, 1)
-        self.drop = nn.Dropout(drop)
+        self.drop = Dropout(drop)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.drop(self.fc2(self.drop(self.act(self.fc1(x)))))
@@ -197,7 +197,7 @@ class ASMLP(VisionModel):
         self.img_size = to_2tuple(img_size)
         self.fixed_img_size = None  # the shift has no weight tied to the grid
         self.stem = NormedPatchEmbed(patch_size, in_chans, embed_dim)
-        self.pos_drop = nn.Dropout(drop_rate)
+        self.pos_drop = Dropout(drop_rate)
         dpr = drop_path_rates(drop_path_rate, sum(depths))
         self.stages = nn.ModuleList(
             AsStage(

@@ -19,7 +19,7 @@ from torch import nn
 from ..layers import DropPath, Mlp
 from ..layers._helpers import to_2tuple
 from ..layers.conv_nhwc import ConvNHWC
-from ..layers.drop import drop_path_rates
+from ..layers.drop import Dropout, drop_path_rates
 from ._base import VisionModel
 from ._features import FeatureInfo
 from ._fuse import fold_conv_bn_pairs
@@ -170,7 +170,7 @@ class ConvMLP(VisionModel):
             for i in range(len(blocks))
         )
         self.norm = nn.LayerNorm(dims[-1])
-        self.head_drop = nn.Dropout(drop_rate)
+        self.head_drop = Dropout(drop_rate)
 
         # One map per module output: tokenizer /4, conv stage /8, then each stage after its downsample.
         self.feature_info = FeatureInfo(

@@ -22,7 +22,7 @@ from torch import nn
 
 from ..layers._helpers import to_2tuple
 from ..layers.conv_nhwc import ConvNHWC, Downsample
-from ..layers.drop import drop_path_rates
+from ..layers.drop import Dropout, drop_path_rates
 from ..layers.shift import ChannelShift, cycle_offsets
 from ._channels_last import ChannelsLastStages
 from ._features import FeatureInfo
@@ -148,7 +148,7 @@ class CycleMLP(ChannelsLastStages):
                 )
             )
         self.norm = nn.LayerNorm(embed_dims[-1])
-        self.head_drop = nn.Dropout(drop_rate)
+        self.head_drop = Dropout(drop_rate)
         self.feature_info = FeatureInfo(
             {"num_chs": d, "reduction": r, "module": f"stages.{i}"}
             for i, (d, r) in enumerate(zip(embed_dims, reductions, strict=True))

@@ -21,7 +21,7 @@ from torch import nn
 
 from ..layers import DropPath, Mlp, trunc_normal_
 from ..layers._helpers import to_2tuple
-from ..layers.drop import drop_path_rates
+from ..layers.drop import Dropout, drop_path_rates
 from ..layers.resample import resample_grid_axis
 from ._base import VisionModel
 from ._features import FeatureInfo, tokens_to_nchw
@@ -78,9 +78,9 @@ class TokenExternalAttention(nn.Module):
         self.q_linear = nn.Linear(dim, out_dim)
         self.linear_0 = nn.Linear(out_dim, memory_units, bias=False)
         self.linear_1 = TransposedLinear(self.linear_0)
-        self.attn_drop = nn.Dropout(attn_drop)
+        self.attn_drop = Dropout(attn_drop)
         self.proj = nn.Linear(out_dim, out_dim)
-        self.proj_drop = nn.Dropout(proj_drop)
+        self.proj_drop = Dropout(proj_drop)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, N, dim) -> (B, N, out_dim)
         q = self.q_linear(x)
@@ -162,9 +162,9 @@ class ExternalAttention(nn.Module):
         self.trans_dims = nn.Linear(dim, dim * expand)
         self.linear_0 = nn.Linear(head_dim, memory_units)
         self.linear_1 = nn.Linear(memory_units, head_dim)
-        self.attn_drop = nn.Dropout(attn_drop)
+        self.attn_drop = Dropout(attn_drop)
         self.proj = nn.Linear(dim * expand, dim)
-        self.proj_drop = nn.Dropout(proj_drop)
+        self.proj_drop = Dropout(proj_drop)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, n, _ = x.shape
@@ -247,7 +247,7 @@ class EAMLP(VisionModel):
         self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
         # A Parameter with requires_grad=False, as the official code: fixed, saved, and counted.
         self.pos_embed = nn.Parameter(sinusoid_table(num_tokens + 1, embed_dim), requires_grad=False)
-        self.pos_drop = nn.Dropout(drop_rate)
+        self.pos_drop = Dropout(drop_rate)
         dpr = drop_path_rates(drop_path_rate, depth)
         self.blocks = nn.Sequential(
             *[

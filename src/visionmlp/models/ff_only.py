@@ -18,7 +18,7 @@ from torch import nn
 
 from ..layers import DropPath, Mlp, trunc_normal_
 from ..layers._helpers import to_2tuple
-from ..layers.drop import drop_path_rates
+from ..layers.drop import Dropout, drop_path_rates
 from ..layers.linear import linear
 from ..layers.resample import resample_grid_axis
 from ._base import VisionModel
@@ -133,7 +133,7 @@ class FFOnly(VisionModel):
         self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
         self.pos_embed = nn.Parameter(torch.zeros(1, embed_dim, *to_2tuple(pos_grid)))  # NCHW grid
         self.cls_pos_embed = nn.Parameter(torch.zeros(1, 1, embed_dim))
-        self.pos_drop = nn.Dropout(drop_rate)
+        self.pos_drop = Dropout(drop_rate)
         dpr = drop_path_rates(drop_path_rate, depth)
         self.blocks = nn.Sequential(
             *[FFOnlyBlock(embed_dim, self.grid_size, mlp_ratio, norm_eps, drop_rate, dpr[i]) for i in range(depth)]

@@ -16,7 +16,7 @@ from functools import partial
 import torch
 from torch import nn
 
-from ..layers import DropPath, lecun_normal_
+from ..layers import Dropout, DropPath, lecun_normal_
 from ..layers.packed_linear import absorb_activation
 from ..layers.token_linear import TokenLinear
 from ._isotropic import PatchTokenModel
@@ -59,10 +59,10 @@ class GatedMlp(nn.Module):
         super().__init__()
         self.fc1 = nn.Linear(dim, hidden)
         self.act = nn.GELU()
-        self.drop1 = nn.Dropout(drop)
+        self.drop1 = Dropout(drop)
         self.gate = SpatialGatingUnit(hidden, grid)
         self.fc2 = nn.Linear(hidden // 2, dim)
-        self.drop2 = nn.Dropout(drop)
+        self.drop2 = Dropout(drop)
 
     def forward(self, x: torch.Tensor, grid: tuple[int, int] | None = None) -> torch.Tensor:
         x = self.drop1(self.act(self.fc1(x)))

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from ..layers import DropPath, Mlp, lecun_normal_
-from ..layers.drop import drop_path_rates
+from ..layers.drop import Dropout, drop_path_rates
 from ..layers.resample import resample_grid_axis
 from ..layers.token_linear import TokenMixingLinear, mix_tokens
 from ._isotropic import PatchTokenModel
@@ -46,9 +46,9 @@ class TokenMlp(nn.Module):
         self.grid = tuple(grid)
         self.fc1 = TokenMixingLinear(grid[0] * grid[1], hidden)
         self.act = nn.GELU(approximate=gelu_approximate)
-        self.drop1 = nn.Dropout(drop)
+        self.drop1 = Dropout(drop)
         self.fc2 = TokenMixingLinear(hidden, grid[0] * grid[1])
-        self.drop2 = nn.Dropout(drop)
+        self.drop2 = Dropout(drop)
 
     def forward(self, x: torch.Tensor, grid: tuple[int, int] | None = None) -> torch.Tensor:  # x: (B, S, C)
         w1, w2, b2 = self.fc1.weight, self.fc2.weight, self.fc2.bias

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from ..layers._helpers import to_2tuple
+from ..layers.drop import Dropout
 from ..layers.std_conv import StdConv2d
 from ._base import VisionModel
 from ._features import FeatureInfo
@@ -48,7 +49,7 @@ class _StagedCNN(VisionModel):
         self.in_chans = in_chans
         self.img_size = to_2tuple(img_size)  # the default input size; any size works
         self.fixed_img_size = None
-        self.head_drop = nn.Dropout(drop_rate)
+        self.head_drop = Dropout(drop_rate)
         stem_stride = 1 if cifar_stem else 4
         self.feature_info = FeatureInfo(
             {"num_chs": w, "reduction": stem_stride * 2**i, "module": name}

@@ -15,7 +15,7 @@ from torch import nn
 
 from ..layers import DropPath, Mlp, trunc_normal_
 from ..layers._helpers import to_2tuple
-from ..layers.drop import drop_path_rates
+from ..layers.drop import Dropout, drop_path_rates
 from ..layers.shift import ChannelShift, quad_offsets
 from ._base import VisionModel
 from ._features import FeatureInfo
@@ -85,7 +85,7 @@ class S2MLP(VisionModel):
         self.stem_norm = nn.LayerNorm(embed_dim)
         dpr = drop_path_rates(drop_path_rate, depth)
         self.blocks = nn.Sequential(*[S2Block(embed_dim, mlp_ratio, drop_rate, dpr[i]) for i in range(depth)])
-        self.head_drop = nn.Dropout(drop_rate)
+        self.head_drop = Dropout(drop_rate)
         self.feature_info = FeatureInfo(
             {"num_chs": embed_dim, "reduction": patch_size, "module": f"blocks.{i}"} for i in range(depth)
         )

@@ -23,7 +23,7 @@ from ..layers import DropPath, Mlp
 from ..layers._helpers import to_2tuple
 from ..layers.branch_sum import weighted_branch_sum
 from ..layers.conv_nhwc import Downsample
-from ..layers.drop import drop_path_rates
+from ..layers.drop import Dropout, drop_path_rates
 from ..layers.shift import ChannelShift, quad_offsets
 from ._channels_last import ChannelsLastStages
 from ._features import FeatureInfo
@@ -137,7 +137,7 @@ class S2MLPv2(ChannelsLastStages):
             for i, depth in enumerate(depths)
         )
         self.norm = nn.LayerNorm(embed_dims[-1])
-        self.head_drop = nn.Dropout(drop_rate)
+        self.head_drop = Dropout(drop_rate)
         self.feature_info = FeatureInfo(
             {"num_chs": d, "reduction": patch_size * 2**i, "module": f"stages.{i}"} for i, d in enumerate(embed_dims)
         )

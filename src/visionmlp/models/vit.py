@@ -14,7 +14,7 @@ from torch import nn
 
 from ..layers import DropPath, Mlp, trunc_normal_
 from ..layers.attention import attention
-from ..layers.drop import drop_path_rates
+from ..layers.drop import Dropout, drop_path_rates
 from ..layers.resample import resample_grid_axis
 from ._base import VisionModel
 from ._features import FeatureInfo, tokens_to_nchw
@@ -38,7 +38,7 @@ class Attention(nn.Module):
         self.attn_drop = attn_drop
         self.qkv = nn.Linear(dim, 3 * dim, bias=qkv_bias)
         self.proj = nn.Linear(dim, dim)
-        self.proj_drop = nn.Dropout(proj_drop)
+        self.proj_drop = Dropout(proj_drop)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, n, c = x.shape
@@ -101,7 +101,7 @@ class VisionTransformer(VisionModel):
         self.init_patch_stem(num_classes, img_size, in_chans, patch_size, embed_dim, dynamic_img_size, "patch_embed")
         self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
         self.pos_embed = nn.Parameter(torch.zeros(1, 1 + self.patch_embed.num_patches, embed_dim))
-        self.pos_drop = nn.Dropout(drop_rate)
+        self.pos_drop = Dropout(drop_rate)
         dpr = drop_path_rates(drop_path_rate, depth)
         self.blocks = nn.Sequential(
             *[
