@@ -43,6 +43,24 @@ def test_benchmark_revision_command(capsys):
     assert all(r["ratio"]["median"] > 0 and r["max_abs_diff"] <= 1e-4 * r["feature_scale"] for r in doc["results"])
 
 
+@needs_git
+def test_revision_steps_run_under_autocast_with_amp():
+    seen = []
+
+    def spy(module, args, output):
+        seen.append(torch.is_autocast_enabled("cpu"))
+
+    with revision_package("HEAD") as old:
+        for train in (False, True):
+            steps, _, _ = model_steps(old, "mixer_s4_28", 2, torch.float32, train, amp=True)
+            handle = torch.nn.modules.module.register_module_forward_hook(spy)
+            try:
+                steps["working tree"]()
+            finally:
+                handle.remove()
+    assert seen and all(seen)
+
+
 def test_benchmark_revision_names_a_bad_revision(capsys):
     assert main(["benchmark", "mixer_s4_28", "--revision", "no-such-revision-xyz", "--measure", "inference"]) == 2
     assert "--revision no-such-revision-xyz: not a revision" in capsys.readouterr().err

@@ -67,9 +67,10 @@ def _prepare(model: torch.nn.Module, dtype: torch.dtype, train: bool) -> torch.n
 
 
 def model_steps(
-    old_package: ModuleType, name: str, batch: int, dtype: torch.dtype, train: bool
+    old_package: ModuleType, name: str, batch: int, dtype: torch.dtype, train: bool, amp: bool = False
 ) -> tuple[dict[str, Step], float, float]:
-    """Both builds of ``name`` with the same weights: their steps, the features' max abs difference and scale."""
+    """Both builds of ``name`` with the same weights: their steps (under bfloat16 autocast with ``amp``), the
+    features' max abs difference and scale (computed without autocast)."""
     torch.manual_seed(0)
     new = build_model(name)
     old = old_package.create_model(name)
@@ -83,21 +84,30 @@ def model_steps(
         diff = (new.forward_features(x).float() - ref).abs().max().item()
 
     def step(model) -> Step:
+        autocast = torch.autocast(x.device.type, dtype=torch.bfloat16) if amp else None
         if train:  # each side its own copy: the optimizer steps change the weights
             model = copy.deepcopy(model)
-            return training_step(model, x, model.num_classes, None)
-        return inference_step(model, x)
+            return training_step(model, x, model.num_classes, autocast)
+        forward = inference_step(model, x)
+        if autocast is None:
+            return forward
+
+        def autocast_forward():
+            with autocast:
+                return forward()
+
+        return autocast_forward
 
     return {"revision": step(old), "working tree": step(new)}, diff, ref.abs().max().item()
 
 
 def compare_revision(
-    rev: str, names: list[str], dtype: torch.dtype, batch: int, train: bool, rounds: int, warmup: int
+    rev: str, names: list[str], dtype: torch.dtype, batch: int, train: bool, rounds: int, warmup: int, amp: bool = False
 ) -> Iterator[dict]:
     """One row per model: the per-round ratio REV time / working-tree time, both medians and the parity check."""
     with revision_package(rev) as old_package:
         for name in names:
-            steps, diff, scale = model_steps(old_package, name, batch, dtype, train)
+            steps, diff, scale = model_steps(old_package, name, batch, dtype, train, amp)
             stats = alternate(steps, rounds=rounds, warmup=warmup, sync=lambda: None)
             yield {
                 "model": name,

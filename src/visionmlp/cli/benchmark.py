@@ -166,13 +166,14 @@ def _against_revision(args, cfg: BenchConfig, names: list[str]) -> int:
     if cfg.threads is not None:
         torch.set_num_threads(cfg.threads)
     dtype = DTYPES[cfg.dtype]
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {cfg.batch_size}, {cfg.dtype}; ratio = "
+    precision = "float32 weights under bfloat16 autocast" if cfg.amp else cfg.dtype
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {cfg.batch_size}, {precision}; ratio = "
           f"{args.revision} time / working-tree time per round (median, range)", file=sys.stderr)  # fmt: skip
     rows = []
     try:
         for kind in kinds:
             for row in compare_revision(args.revision, names, dtype, cfg.batch_size, kind == "training",
-                                        cfg.rounds, cfg.warmup):  # fmt: skip
+                                        cfg.rounds, cfg.warmup, cfg.amp):  # fmt: skip
                 rows.append({**row, "measure": kind, "ratio": row["ratio"].to_dict()})
                 if not args.json:
                     print(_revision_row(row, kind, args.revision), flush=True)
