@@ -1,11 +1,11 @@
 """Regularisers that drop things during training: elements (dropout) and residual branches (stochastic depth).
 
 PyTorch's CPU dropout draws one float from the generator per element through ``bernoulli_``, about 6 ns each on
-the 2-core machine: EAMLP's four official dropouts of 0.1 in its tokens-to-token layers, on a 196-token map,
-cost 12% of its training step that way, thirty times a GEMM over the same tensor. ``dropout`` here draws the
-same Bernoulli mask from 32-bit lanes of 64-bit random words, the cheapest draw the generator has (about 3.4x
-faster; ``benchmarks/bench_dropout.py`` measures both side by side), from the same default generator, so
-``torch.manual_seed`` and an exact resume reproduce it as before.
+the 2-core machine: on EAMLP's largest dropout (its tokens-to-token attention map, 3.2 M elements a batch) that is
+thirty times a GEMM over the same tensor. ``dropout`` here draws the same Bernoulli mask from 32-bit lanes of
+64-bit random words, the cheapest draw the generator has (the mask 2.7x faster; forward and backward 1.7-1.8x,
+``benchmarks/bench_dropout.py``), from the same default generator, so ``torch.manual_seed`` and an exact resume
+reproduce it as before.
 """
 
 import math
