@@ -140,11 +140,12 @@ def run_table(recipes: list[Path], runs: Path, out: Path, sweep: Sweep, command:
             f"{row['cpu_hours']:.2f} CPU-hours")  # fmt: skip
         rows.append(row)
     mark_chosen(rows, pending)
+    if release:  # before any row reads the weights folder: a release replaces the file an earlier arm shipped
+        for row in rows:
+            if row["chosen"] and _released(row, weights) is None:
+                _release(row, runs, weights, sweep, log)
     for row in rows:
         row["weights"] = _released(row, weights)
-        if release and row["chosen"] and row["weights"] is None:
-            _release(row, runs, weights, sweep, log)
-            row["weights"] = _released(row, weights)
     doc = {
         "schema": "visionmlp.fashion-mnist/1",
         "sweep": sweep.name,
