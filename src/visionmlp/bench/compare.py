@@ -23,8 +23,8 @@ from ..models import build_model, get_entry
 from . import flops as flops_mod
 from . import official
 from ._timm_stub import install as install_torchvision_stub
-from .run import BenchConfig, make_input, prepare, with_autocast
-from .throughput import alternate, inference_step, per_round_ratio, synchronizer
+from .run import BenchConfig, make_input, prepare
+from .throughput import alternate, inference_step, per_round_ratio, synchronizer, with_autocast
 
 # Our family -> the converter of timm's state dicts for it (timm has no other MLP family of ours).
 TIMM_FORMATS = {"mixer": "timm_mixer", "resmlp": "timm_resmlp", "gmlp": "timm_gmlp"}
@@ -129,8 +129,8 @@ def compare(name: str, cfg: BenchConfig, reference: str = "timm", official_root:
     for key in (k for k in ("inference", "latency") if k in cfg.measure):
         x = make_input(cfg, sizes[key])
         steps = {
-            "ours": with_autocast(inference_step(ours, x), cfg),
-            reference: with_autocast(inference_step(theirs, x), cfg),
+            "ours": with_autocast(inference_step(ours, x), cfg.autocast()),
+            reference: with_autocast(inference_step(theirs, x), cfg.autocast()),
         }
         times = alternate(steps, cfg.rounds, cfg.warmup, synchronizer(device))
         ratio = per_round_ratio(times["ours"], times[reference])

@@ -26,7 +26,7 @@ from types import ModuleType
 import torch
 
 from ..models import build_model, get_entry
-from .throughput import Step, alternate, inference_step, per_round_ratio, training_step
+from .throughput import Step, alternate, inference_step, per_round_ratio, training_step, with_autocast
 
 #: the checkout this package was imported from (the working tree an editable install runs)
 CHECKOUT = Path(__file__).resolve().parents[3]
@@ -88,15 +88,7 @@ def model_steps(
         if train:  # each side its own copy: the optimizer steps change the weights
             model = copy.deepcopy(model)
             return training_step(model, x, model.num_classes, autocast)
-        forward = inference_step(model, x)
-        if autocast is None:
-            return forward
-
-        def autocast_forward():
-            with autocast:
-                return forward()
-
-        return autocast_forward
+        return with_autocast(inference_step(model, x), autocast)
 
     return {"revision": step(old), "working tree": step(new)}, diff, ref.abs().max().item()
 

@@ -7,7 +7,6 @@ step in train mode on a separate copy so that ``fuse`` never touches a model bei
 
 from __future__ import annotations
 
-import contextlib
 import os
 from dataclasses import asdict, dataclass
 
@@ -21,7 +20,7 @@ from ..utils.cpu import cpu_summary
 from . import flops as flops_mod
 from .profile import top_ops
 from .roofline import MATMUL_SIDE, fraction, gflops, matmul_step
-from .throughput import alternate, inference_step, peak_memory, synchronizer, training_step
+from .throughput import alternate, inference_step, peak_memory, synchronizer, training_step, with_autocast
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 MEASURES = ("inference", "training", "latency")
@@ -103,16 +102,6 @@ def make_input(cfg: BenchConfig, shape: tuple[int, ...]) -> torch.Tensor:
     return x.contiguous(memory_format=torch.channels_last) if cfg.channels_last else x
 
 
-def with_autocast(step, cfg: BenchConfig):
-    """``step`` run under the configured autocast (a no-op context without ``amp``)."""
-
-    def run():
-        with cfg.autocast() or contextlib.nullcontext():
-            return step()
-
-    return run
-
-
 def machine_info(cfg: BenchConfig) -> dict:
     """What the numbers depend on besides the model; load average so noisy runs can be recognised."""
     info = {
@@ -175,11 +164,11 @@ def benchmark(name: str, cfg: BenchConfig) -> dict:
     if "inference" in cfg.measure or "latency" in cfg.measure:
         model = prepare(build_model(name, **build_kwargs), cfg, train=False)
         if "inference" in cfg.measure:
-            step = with_autocast(inference_step(model, make_input(cfg, shape)), cfg)
+            step = with_autocast(inference_step(model, make_input(cfg, shape)), cfg.autocast())
             result["inference"] = _measure(step, cost.flops, cfg.batch_size, cfg, device)
         if "latency" in cfg.measure:
             one = (1, *shape[1:])
-            step = with_autocast(inference_step(model, make_input(cfg, one)), cfg)
+            step = with_autocast(inference_step(model, make_input(cfg, one)), cfg.autocast())
             result["latency"] = _measure(step, cost.flops // cfg.batch_size, 1, cfg, device)
         del model
     if "training" in cfg.measure:

@@ -93,6 +93,19 @@ def inference_step(model: nn.Module, x: torch.Tensor) -> Step:
     return step
 
 
+def with_autocast(step, autocast: torch.autocast | None):
+    """``step`` run under ``autocast`` (None: as it is). The context is entered afresh at every call, so one
+    ``torch.autocast`` serves every round of a timing loop."""
+    if autocast is None:
+        return step
+
+    def run():
+        with autocast:
+            return step()
+
+    return run
+
+
 def training_step(model: nn.Module, x: torch.Tensor, num_classes: int, autocast: torch.autocast | None) -> Step:
     """Forward, cross-entropy against fixed labels, backward and an AdamW step (what a training loop does)."""
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-6)
