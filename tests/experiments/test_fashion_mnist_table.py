@@ -4,11 +4,13 @@ once on the test split, resumed rather than retrained, and the targets judged on
 import json
 import shutil
 
+import torch
 from safetensors import safe_open
+from safetensors.torch import save_file
 
 from visionmlp.cli import main
 from visionmlp.experiments import fashion_mnist
-from visionmlp.experiments.fashion_mnist import RECIPES, judge, mark_chosen, recipes_in
+from visionmlp.experiments.fashion_mnist import RECIPES, judge, mark_chosen, recipes_in, ship
 from visionmlp.utils.capabilities import forced
 
 
@@ -34,6 +36,27 @@ def test_the_hold_out_chooses_each_models_arm_and_the_targets_see_only_that_one(
     assert [r["final"] for r in rows] == [False, True, False]  # mixer has an arm still training: nothing ships
     _, mlp, _ = judge(rows, {"gmlp", "mixer"})
     assert (mlp["model"], mlp["measured"]) == ("gmlp", 0.935)
+
+
+def _ship_file(weights, runs, row):
+    """A release's file as ``export release`` writes its header: the run it came from and its test top-1."""
+    meta = {"training": json.dumps({"output": str(runs / row["recipe"])}), "top1": f"{100 * row['test_top1']:.2f}"}
+    save_file({"w": torch.zeros(1)}, str(weights / f"{row['model']}.safetensors"), metadata=meta)
+
+
+def test_a_release_replaces_the_file_an_arm_listed_earlier_shipped(tmp_path, monkeypatch):
+    runs, weights = tmp_path / "runs", tmp_path / "weights"
+    weights.mkdir()
+    earlier = _row("gmlp", 0.930, holdout=0.92, recipe="gmlp")  # shipped while it was the only finished arm
+    later = _row("gmlp", 0.935, teacher="resnet", holdout=0.93, recipe="gmlp_distill")
+    rows = [earlier, later]  # the arm the hold-out no longer chooses comes first
+    mark_chosen(rows, pending=[])
+    _ship_file(weights, runs, earlier)
+    monkeypatch.setattr(fashion_mnist, "_release", lambda row, *_: _ship_file(weights, runs, row))
+    ship(rows, runs, weights, sweep=None, log=print, release=False)
+    assert [r["weights"] for r in rows] == ["weights/weights/gmlp.safetensors", None]  # not released yet
+    ship(rows, runs, weights, sweep=None, log=print, release=True)
+    assert [r["weights"] for r in rows] == [None, "weights/weights/gmlp.safetensors"]
 
 
 def test_targets_are_judged_on_the_measured_rows():

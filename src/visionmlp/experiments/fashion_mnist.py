@@ -140,12 +140,7 @@ def run_table(recipes: list[Path], runs: Path, out: Path, sweep: Sweep, command:
             f"{row['cpu_hours']:.2f} CPU-hours")  # fmt: skip
         rows.append(row)
     mark_chosen(rows, pending)
-    if release:  # before any row reads the weights folder: a release replaces the file an earlier arm shipped
-        for row in rows:
-            if row["chosen"] and _released(row, weights) is None:
-                _release(row, runs, weights, sweep, log)
-    for row in rows:
-        row["weights"] = _released(row, weights)
+    ship(rows, runs, weights, sweep, log, release)
     doc = {
         "schema": "visionmlp.fashion-mnist/1",
         "sweep": sweep.name,
@@ -313,6 +308,18 @@ def mark_chosen(rows: list[dict], pending: list[dict]) -> None:
     for row in rows:
         row["chosen"] = best[row["model"]] is row
         row["final"] = row["chosen"] and row["model"] not in training
+
+
+def ship(rows: list[dict], runs: Path, weights: Path, sweep: Sweep, log, release: bool) -> None:
+    """Set each row's ``weights``: the shipped file that came from its run, if any, after releasing every chosen
+    arm whose file is missing or stale when ``release``. All releases happen before any row reads the folder,
+    because a release replaces the file an arm listed earlier shipped when the hold-out still chose it."""
+    if release:
+        for row in rows:
+            if row["chosen"] and _released(row, weights) is None:
+                _release(row, runs, weights, sweep, log)
+    for row in rows:
+        row["weights"] = _released(row, weights)
 
 
 def _released(row: dict, weights: Path) -> str | None:
