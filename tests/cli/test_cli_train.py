@@ -1,11 +1,13 @@
 """``visionmlp train / validate / predict`` end to end on tiny models and data, recipes and overrides."""
 
+import csv
 import json
 import re
 import shutil
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 from PIL import Image
 
@@ -83,6 +85,21 @@ def test_resume_does_not_reread_pretrained(tmp_path, capsys):
     ckpt = load_checkpoint(run)
     assert ckpt["train_state"]["epoch"] == 2
     assert ckpt["meta"]["build_kwargs"]["embed_dim"] == tiny["embed_dim"]  # the saved folder's architecture
+
+
+def test_threads_are_set_per_run_logged_per_epoch_and_given_back(tmp_path, capsys):
+    """--threads sets the run's compute threads (several runs can share a machine), each epoch row records them
+    (what its seconds cost in CPU time, also across a resume with other threads), and the caller's come back."""
+    before, run = torch.get_num_threads(), tmp_path / "run"
+    argv = ["train", "--model", "mixer_s4_28", "--data", "synthetic", "--model-kwargs", TINY, "--epochs", "1"]
+    assert main([*argv, "--output", str(run), "--threads", "1", *QUICK]) == 0
+    assert "(1 thread(s) each)" in capsys.readouterr().out and torch.get_num_threads() == before
+    assert main(["train", "--resume", str(run), "--epochs", "2", "--threads", "3", *QUICK]) == 0
+    with (run / "summary.csv").open() as f:
+        assert [row["threads"] for row in csv.DictReader(f)] == ["1", "3"]
+    assert torch.get_num_threads() == before
+    assert main([*argv, "--output", str(tmp_path / "bad"), "--threads", "0", *QUICK]) == 2
+    assert "--threads" in capsys.readouterr().err
 
 
 def test_demo_trains_within_its_budget(tmp_path, capsys):

@@ -14,6 +14,7 @@ import time
 from importlib import resources
 from pathlib import Path
 
+import torch
 import yaml
 from torch import nn
 
@@ -192,10 +193,14 @@ def build_datasets(cfg: TrainConfig, seed: int) -> tuple[ImageDataset, ImageData
 def run(cfg: TrainConfig, log=print) -> FitResult:
     """Set up data, model and processes for ``cfg`` and train; what ``train`` and ``demo`` share."""
     ctx = init_distributed(cfg.device)
+    threads = torch.get_num_threads()  # restored after: a caller in the same process keeps its own
+    if cfg.threads is not None:
+        torch.set_num_threads(cfg.threads)
     try:
         return _fit(cfg, ctx, log if ctx.is_main else _quiet)  # only rank 0 reports
     finally:
         cleanup()  # after _fit returned: its trainer, which holds the process group, is garbage by now
+        torch.set_num_threads(threads)
 
 
 def _fit(cfg: TrainConfig, ctx: DistContext, log) -> FitResult:
@@ -259,7 +264,7 @@ def _fit(cfg: TrainConfig, ctx: DistContext, log) -> FitResult:
     what = f"{cfg.task} with {cfg.model}" if dense else cfg.model
     log(f"training {what} ({params:,} params) on {cfg.data}: {len(train_set)} train / "
         f"{len(val_set)} val images, {trainer.steps_per_epoch} steps per epoch, {ctx.world_size} process(es) "
-        f"on {ctx.device}; run folder {output}")  # fmt: skip
+        f"on {ctx.device} ({torch.get_num_threads()} thread(s) each); run folder {output}")  # fmt: skip
     return trainer.fit()
 
 

@@ -92,6 +92,8 @@ class TrainConfig:
     compile: bool = _opt(False, "torch.compile the model")
     channels_last: bool = _opt(False, "channels_last memory format")
     workers: int | None = _opt(None, "data loader worker processes (default: up to 4)", ge=0)
+    threads: int | None = _opt(None, "compute threads of each training process (default: torch's, one per core); "
+                               "fewer let several runs share a machine", gt=0)  # fmt: skip
     seed: int = _opt(0, "random seed", ge=0)
     limit_train: int | None = _opt(None, "use a fixed random subset of this many training images", gt=0)
     limit_val: int | None = _opt(None, "use a fixed random subset of this many validation images", gt=0)

@@ -443,7 +443,9 @@ class Trainer:
             if ema_result is not None:
                 row.update(ema_top1=ema_result.top1, ema_top5=ema_result.top5, ema_loss=ema_result.loss)
                 message += f" (EMA {100 * ema_result.top1:.2f}%)"
-        row.update(elapsed_s=round(st.elapsed, 2), skipped_batches=st.skipped_batches, **self.clock.columns())
+        # threads: what the epoch's seconds cost in CPU time (a run resumed with other --threads changes it)
+        row.update(elapsed_s=round(st.elapsed, 2), skipped_batches=st.skipped_batches,
+                   threads=torch.get_num_threads() * self.ctx.world_size, **self.clock.columns())  # fmt: skip
         self.log(f"epoch {epoch}/{cfg.epochs}: train loss {train_loss:.4f}, {message}")
         ending, epochs_left = "", cfg.epochs - (st.epoch + 1)
         if complete and self._whole_epoch_timed:
