@@ -53,9 +53,9 @@ def test_a_release_replaces_the_file_an_arm_listed_earlier_shipped(tmp_path, mon
     mark_chosen(rows, pending=[])
     _ship_file(weights, runs, earlier)
     monkeypatch.setattr(fashion_mnist, "_release", lambda row, *_: _ship_file(weights, runs, row))
-    ship(rows, runs, weights, sweep=None, log=print, release=False)
+    ship(rows, runs, weights, sweep=None, launcher=None, log=print, release=False)
     assert [r["weights"] for r in rows] == ["weights/weights/gmlp.safetensors", None]  # not released yet
-    ship(rows, runs, weights, sweep=None, log=print, release=True)
+    ship(rows, runs, weights, sweep=None, launcher=None, log=print, release=True)
     assert [r["weights"] for r in rows] == [None, "weights/weights/gmlp.safetensors"]
 
 
@@ -70,7 +70,8 @@ def test_targets_are_judged_on_the_measured_rows():
     assert not any(t["met"] for t in judge([]))
 
 
-def test_tiny_sweep_trains_scores_resumes_and_reports(tmp_path, capsys):
+def test_tiny_sweep_trains_scores_resumes_and_reports(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1})  # two cores, so --jobs 2 runs 1 thread each
     recipes, runs, out = tmp_path / "recipes", tmp_path / "runs", tmp_path / "out"
     recipes.mkdir()
     for name in ("resnet_teacher", "gmlp_distill", "gmlp"):
@@ -85,10 +86,13 @@ def test_tiny_sweep_trains_scores_resumes_and_reports(tmp_path, capsys):
     assert main([*argv, "--only", "resnet_teacher"]) == 0  # the teacher alone: the student stays pending
     doc = json.loads((out / "fashion-mnist.json").read_text())
     assert [r["recipe"] for r in doc["rows"]] == ["resnet_teacher"] and len(doc["pending"]) == 2
-    assert main(argv) == 0
+    capsys.readouterr()
+    assert main([*argv, "--jobs", "2"]) == 0  # the two gMLP arms side by side, their output labelled
+    assert "[gmlp] epoch 1/1" in capsys.readouterr().out
     doc = json.loads((out / "fashion-mnist.json").read_text())
     rows = {r["recipe"]: r for r in doc["rows"]}
     assert set(rows) == {"resnet_teacher", "gmlp_distill", "gmlp"}
+    assert [rows[r]["threads"] for r in ("resnet_teacher", "gmlp_distill", "gmlp")] == [[2], [1], [1]]
     assert rows["gmlp_distill"]["teacher"] == "resnet_s2_28" and rows["resnet_teacher"]["teacher"] is None
     assert rows["gmlp"]["chosen"] != rows["gmlp_distill"]["chosen"]  # one arm of gmlp_s4_28 is the hold-out's
     validation = json.loads((runs / "gmlp_distill" / "validation.json").read_text())
@@ -134,6 +138,13 @@ def test_only_names_recipes_that_exist(tmp_path, capsys):
     assert main(argv) == 2
     assert "--only no_such_recipe: no such recipe" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())  # refused before anything trained or was written
+
+
+def test_jobs_are_at_least_one_and_at_most_the_cores(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1})
+    for jobs in ("0", "3"):
+        assert main(["experiment", "fashion-mnist", "--budget", "tiny", "--jobs", jobs, "--out", str(tmp_path)]) == 2
+        assert f"--jobs {jobs}: give 1 to 2 (this machine's cores)" in capsys.readouterr().err
 
 
 def test_the_table_has_no_small_budget(tmp_path, capsys):

@@ -14,7 +14,9 @@ and scored once on the test set (``experiments/fashion_mnist.py``); ``--budget t
 from __future__ import annotations
 
 import dataclasses
+import os
 import shlex
+import signal
 import sys
 from pathlib import Path
 
@@ -84,6 +86,13 @@ def register(sub) -> None:
         default=fashion_mnist.WEIGHTS,
         help=f"{fashion_mnist.NAME}: the released weights' folder (default: the package's weights/fashion-mnist)",
     )
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help=f"{fashion_mnist.NAME}: recipes trained at once, the cores shared evenly among them (on 2 cores, 2 "
+        "runs of 1 thread train 1.15-1.24x more images a second in all than 1 of 2; default: 1)",
+    )
     p.set_defaults(func=_run)
 
 
@@ -110,6 +119,13 @@ def _run(args) -> int:
     return 0
 
 
+def _stop_sweep(signum, frame) -> None:
+    raise fashion_mnist.SweepStopped(
+        "the sweep got SIGTERM and stopped its running recipes, which saved their "
+        "runs; the finished rows are saved, and the same command resumes the sweep"
+    )
+
+
 def _fashion_mnist(args, out: Path) -> int:
     if args.render:
         doc = fashion_mnist.render_table(out)
@@ -118,6 +134,10 @@ def _fashion_mnist(args, out: Path) -> int:
     if args.budget not in fashion_mnist.SWEEPS:
         raise UsageError(f"{fashion_mnist.NAME} runs its recipes as written (--budget full, hours of CPU) or "
                          "proves the pipeline in seconds (--budget tiny); it has no small budget")  # fmt: skip
+    cores = len(os.sched_getaffinity(0))
+    if not 1 <= args.jobs <= cores:
+        raise UsageError(f"--jobs {args.jobs}: give 1 to {cores} (this machine's cores); each run needs a core of "
+                         "its own")  # fmt: skip
     recipes = fashion_mnist.recipes_in(args.recipes, args.runs)
     if not recipes:
         raise UsageError(f"no recipes (*.yaml) in {args.recipes}")
@@ -144,12 +164,15 @@ def _fashion_mnist(args, out: Path) -> int:
     if args.data != "fashion-mnist":
         sweep = dataclasses.replace(sweep, data=args.data)
         command += f" --data {shlex.quote(args.data)}"
+    previous = signal.signal(signal.SIGTERM, _stop_sweep)  # the running recipes stop too, saving their runs
     try:
         doc = fashion_mnist.run_table(recipes, args.runs, out, sweep, command, restart=args.restart, train=trainable,
-                                      release=args.release, weights=args.weights)  # fmt: skip
+                                      release=args.release, weights=args.weights, jobs=args.jobs)  # fmt: skip
     except fashion_mnist.SweepStopped as err:
         print(f"visionmlp experiment: {err}", file=sys.stderr)
         return 1
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     for target in doc["targets"]:
         print(f"{target['target']}: {'met' if target['met'] else 'not met'}")
     print(f"wrote {out / fashion_mnist.NAME}.md, .json and .png")

@@ -12,11 +12,12 @@ where the recipe keeps an EMA, else the raw weights; no epoch is picked. Where a
 and without a teacher), the hold-out chooses the one the targets are judged on and whose weights ship
 (``--release``); the other arms stay in the table, so a distilled row stands beside the same model trained alone.
 
-Costs are CPU-hours: the run's wall time (the trainer's ``elapsed_s``, per-epoch evaluation included) times the
-threads it had. A distilled row's cost includes its teacher's forward passes but not the teacher's training,
-which is the teacher's own row (counted once). The time profile of a step comes from the trainer's phase clock
-(``summary.csv``): data, EMA and evaluation against the whole, the median over epochs (an epoch that shared the
-machine or was paused does not move it).
+Costs are CPU-hours: each epoch's wall time (from the trainer's ``elapsed_s``, per-epoch evaluation included)
+times the threads it ran with (``threads`` in ``summary.csv``; runs logged before that column had the machine's).
+A distilled row's cost includes its teacher's forward passes but not the teacher's training, which is the
+teacher's own row (counted once). ``--jobs N`` trains N recipes at once on shared cores (``_jobs.py`` says why).
+The time profile of a step comes from the trainer's phase clock (``summary.csv``): data, EMA and evaluation
+against the whole, the median over epochs (an epoch that shared the machine or was paused does not move it).
 """
 
 from __future__ import annotations
@@ -25,10 +26,10 @@ import csv
 import json
 import shlex
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Collection
+from contextlib import closing
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -41,6 +42,7 @@ from ..bench.flops import model_cost
 from ..models import build_model, get_entry, is_all_mlp, list_models
 from ..utils.atomic import atomic_path, atomic_write_text
 from ..utils.cpu import cpu_summary
+from ._jobs import Commands, run_jobs, threads_per_job
 from ._journal import RunJournal, journal_path
 
 NAME = "fashion-mnist"
@@ -110,37 +112,48 @@ def recipes_in(folder: Path, runs: Path | None = None) -> list[Path]:
 
 def run_table(recipes: list[Path], runs: Path, out: Path, sweep: Sweep, command: str,
               log: Callable[[str], None] = print, restart: bool = False, train: Collection[str] | None = None,
-              release: bool = False, weights: Path = WEIGHTS) -> dict:  # fmt: skip
+              release: bool = False, weights: Path = WEIGHTS, jobs: int = 1) -> dict:  # fmt: skip
     """Train (or resume) and score every recipe into ``runs/<recipe>``, then write ``fashion-mnist.md/.json/.png``
     into ``out``; returns the JSON document. ``train`` names the recipes that may train (None: all of them); the
     others are scored when their runs are finished and listed as pending otherwise (``()``: a report between the
     sessions a long sweep takes). ``release``: write the float16 weights of every model's chosen arm into
-    ``weights`` once none of its arms is still training."""
+    ``weights`` once none of its arms is still training. ``jobs``: recipes trained at once, the cores shared
+    evenly among them (a student still waits for its teacher)."""
     out.mkdir(parents=True, exist_ok=True)
     # Rows are keyed by recipe, so a recipe added to the folder or retired from it keeps the others' rows.
     identity = {"study": NAME, "sweep": sweep.name, "data": sweep.data, "runs": str(runs)}
     journal = RunJournal(journal_path(out, NAME, sweep.name), identity, restart=restart)
     stems = {r.stem for r in recipes}
-    rows, pending = [], []
+    launcher = Launcher(Commands(log), threads_per_job(jobs), labelled=jobs > 1)
+    scored, pending, todo = {}, [], []
     for recipe in recipes:
-        key = {"recipe": recipe.stem}
-        row = journal.get(key)
         run, cfg = runs / recipe.stem, _recipe(recipe)
-        may_train = train is None or recipe.stem in train
-        if row is None and not may_train and not finished(run, cfg):
+        scored[recipe.stem] = journal.get({"recipe": recipe.stem})
+        if scored[recipe.stem] is None and train is not None and recipe.stem not in train and not finished(run, cfg):
             pending.append({"recipe": recipe.stem, "model": cfg.get("model"), "progress": progress(run, cfg)})
             log(f"{recipe.stem}: {pending[-1]['progress']}, not scored")
-            continue
-        if row is None:
-            start = time.perf_counter()
-            _train(recipe, cfg, run, runs, stems, sweep, log)
-            row = score_run(recipe, run, sweep, log)
-            journal.add(key, row, time.perf_counter() - start)
-        log(f"{recipe.stem}: hold-out {100 * row['holdout_top1']:.2f}%, test {100 * row['test_top1']:.2f}%, "
+        elif scored[recipe.stem] is None:
+            todo.append(recipe)
+
+    def work(recipe: Path) -> tuple[dict, float]:
+        start = time.perf_counter()
+        _train(recipe, _recipe(recipe), runs / recipe.stem, runs, stems, sweep, launcher, log)
+        return score_run(recipe, runs / recipe.stem, sweep, launcher, log), time.perf_counter() - start
+
+    def teacher_of(recipe: Path) -> set[Path]:
+        teacher = _recipe(recipe).get("teacher")
+        return {r for r in recipes if teacher and r.stem == Path(str(teacher)).name}
+
+    with closing(run_jobs(todo, work, jobs, teacher_of, launcher.commands)) as done:  # closed: the others stop
+        for recipe, (row, seconds) in done:
+            journal.add({"recipe": recipe.stem}, row, seconds)
+            scored[recipe.stem] = row
+    rows = [scored[r.stem] for r in recipes if scored[r.stem] is not None]
+    for row in rows:
+        log(f"{row['recipe']}: hold-out {100 * row['holdout_top1']:.2f}%, test {100 * row['test_top1']:.2f}%, "
             f"{row['cpu_hours']:.2f} CPU-hours")  # fmt: skip
-        rows.append(row)
     mark_chosen(rows, pending)
-    ship(rows, runs, weights, sweep, log, release)
+    ship(rows, runs, weights, sweep, launcher, log, release)
     doc = {
         "schema": "visionmlp.fashion-mnist/1",
         "sweep": sweep.name,
@@ -175,7 +188,25 @@ def _recipe(path: Path) -> dict:
     return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
 
 
-def _train(recipe: Path, cfg: dict, run: Path, runs: Path, stems: set[str], sweep: Sweep, log) -> None:
+@dataclass(frozen=True)
+class Launcher:
+    """How the sweep runs its commands: as child processes of ``commands`` (which stop together), each training
+    run with ``threads`` compute threads (also when resumed: the run's saved setting may be another sweep's), its
+    output labelled by recipe when several run at once."""
+
+    commands: Commands
+    threads: int
+    labelled: bool = False
+
+    def step(self, recipe: str, args: list[str], quiet: bool = False) -> None:
+        code = self.commands.run(_cli(*args), recipe if self.labelled else None, quiet)
+        if code:
+            raise SweepStopped(f"{recipe}: `visionmlp {args[0]}` stopped with exit status {code} (its output says "
+                               "why); the finished rows are saved, and the same command resumes the sweep")  # fmt: skip
+
+
+def _train(recipe: Path, cfg: dict, run: Path, runs: Path, stems: set[str], sweep: Sweep, launcher: Launcher,
+           log) -> None:  # fmt: skip
     if finished(run, cfg):
         log(f"{recipe.stem}: finished in {run}, not trained again")
         return
@@ -189,18 +220,11 @@ def _train(recipe: Path, cfg: dict, run: Path, runs: Path, stems: set[str], swee
         if teacher and Path(teacher).name in stems:  # the teacher is this sweep's own run of that recipe
             args += ["--teacher", str(runs / Path(teacher).name)]
         log(f"{recipe.stem}: training into {run}")
-    _run_step(recipe.stem, args)
+    launcher.step(recipe.stem, [*args, "--threads", str(launcher.threads)])
 
 
 class SweepStopped(RuntimeError):
     """A recipe's command stopped before it finished (a signal, an error it printed); the sweep stops with it."""
-
-
-def _run_step(recipe: str, args: list[str], quiet: bool = False) -> None:
-    code = subprocess.run(_cli(*args), stdout=subprocess.DEVNULL if quiet else None).returncode
-    if code:
-        raise SweepStopped(f"{recipe}: `visionmlp {args[0]}` stopped with exit status {code} (its output says "
-                           "why); the finished rows are saved, and the same command resumes the sweep")  # fmt: skip
 
 
 def _epochs_done(run: Path) -> list[dict]:
@@ -227,7 +251,7 @@ def progress(run: Path, cfg: dict) -> str:
     return f"epoch {done[-1]['epoch']} of {cfg.get('epochs')}" if done else "not started"
 
 
-def score_run(recipe: Path, run: Path, sweep: Sweep, log) -> dict:
+def score_run(recipe: Path, run: Path, sweep: Sweep, launcher: Launcher, log) -> dict:
     """The row of a finished run: its test top-1 measured now by ``visionmlp validate``, its hold-out top-1,
     cost and time profile read off the run folder."""
     cfg = _recipe(run / "config.yaml")
@@ -237,7 +261,7 @@ def score_run(recipe: Path, run: Path, sweep: Sweep, log) -> dict:
     if sweep.data:
         validate += ["--data", sweep.data]
     log(f"{recipe.stem}: scoring on the test set")
-    _run_step(recipe.stem, validate, quiet=True)
+    launcher.step(recipe.stem, validate, quiet=True)
     test_top1 = json.loads((run / "validation.json").read_text())["top1"]
     summary = _epochs_done(run)
     last = summary[-1]
@@ -251,6 +275,8 @@ def score_run(recipe: Path, run: Path, sweep: Sweep, log) -> dict:
     wall = float(last["elapsed_s"])
     ends = [float(r["elapsed_s"]) for r in summary]
     epoch_seconds = [b - a for a, b in zip([0.0, *ends], ends, strict=False)]
+    threads = [int(r.get("threads") or torch.get_num_threads()) for r in summary]  # runs logged before the column
+    cpu_seconds = [s * t for s, t in zip(epoch_seconds, threads, strict=True)]  # had the machine's threads
     return {
         "recipe": recipe.stem,
         "model": name,
@@ -261,8 +287,9 @@ def score_run(recipe: Path, run: Path, sweep: Sweep, log) -> dict:
         "macs": round(model_cost(model, (1, 1, 28, 28)).macs_per_image),
         "epochs": int(last["epoch"]),
         "wall_hours": wall / 3600,
-        "cpu_hours": wall * torch.get_num_threads() / 3600,
-        "median_cpu_hours": statistics.median(epoch_seconds) * len(summary) * torch.get_num_threads() / 3600,
+        "threads": sorted(set(threads)),
+        "cpu_hours": sum(cpu_seconds) / 3600,
+        "median_cpu_hours": statistics.median(cpu_seconds) * len(summary) / 3600,
         "holdout_top1": float(last[scored]),
         "test_top1": test_top1,
         "overhead_share": statistics.median(shares),
@@ -310,14 +337,14 @@ def mark_chosen(rows: list[dict], pending: list[dict]) -> None:
         row["final"] = row["chosen"] and row["model"] not in training
 
 
-def ship(rows: list[dict], runs: Path, weights: Path, sweep: Sweep, log, release: bool) -> None:
+def ship(rows: list[dict], runs: Path, weights: Path, sweep: Sweep, launcher: Launcher, log, release: bool) -> None:
     """Set each row's ``weights``: the shipped file that came from its run, if any, after releasing every chosen
     arm whose file is missing or stale when ``release``. All releases happen before any row reads the folder,
     because a release replaces the file an arm listed earlier shipped when the hold-out still chose it."""
     if release:
         for row in rows:
             if row["chosen"] and _released(row, weights) is None:
-                _release(row, runs, weights, sweep, log)
+                _release(row, runs, weights, sweep, launcher, log)
     for row in rows:
         row["weights"] = _released(row, weights)
 
@@ -337,7 +364,7 @@ def _released(row: dict, weights: Path) -> str | None:
     return f"weights/{weights.name}/{path.name}"
 
 
-def _release(row: dict, runs: Path, weights: Path, sweep: Sweep, log) -> None:
+def _release(row: dict, runs: Path, weights: Path, sweep: Sweep, launcher: Launcher, log) -> None:
     """``visionmlp export release`` of a chosen arm whose arms have all finished: its final weights (EMA where the
     recipe keeps one) rounded to float16 and scored again as rounded, on the images the row was scored on."""
     if not row["final"]:
@@ -348,7 +375,7 @@ def _release(row: dict, runs: Path, weights: Path, sweep: Sweep, log) -> None:
             "--out", str(weights / f"{row['model']}.safetensors")]  # fmt: skip
     args += ["--limit", str(sweep.test_images)] if sweep.test_images else []
     log(f"{row['recipe']}: releasing {row['model']} (the hold-out's choice) to {weights}")
-    _run_step(row["recipe"], args)
+    launcher.step(row["recipe"], args)
 
 
 def judge(rows: list[dict], families: set[str] | None = None) -> list[dict]:
@@ -420,14 +447,15 @@ Generated by `{doc["command"]}`, which trains every recipe of `configs/fashion_m
 (resuming an interrupted run, skipping a finished one) and scores its final model once on the 10,000 test images
 with `visionmlp validate RUN --split test` (the EMA weights where the recipe keeps an EMA). Recipes were chosen on
 6,000 images held out of the 60,000 training images (`data: fashion-mnist:holdout`, fixed for every run), never on
-the test set; no epoch is picked. CPU-hours are the run's wall time times {doc["machine"]["threads"]} threads
-(per-epoch hold-out evaluation included; a distilled row includes its teacher's forward passes, not the teacher's
-training, which is its own row; time the machine was shared or the run paused counts too, so the next column
-prices every epoch at the run's median epoch, what the run costs on a machine of its own; the budget is
-{BUDGET_CPU_HOURS:g} per row, and a row above it is marked). "Data+EMA+eval" is the share of an epoch's time
-outside the model's own forward, backward and optimizer step (the trainer's phase clock in `summary.csv`; the
-median over epochs). Where a model has several recipes (arms: with and without a teacher), the hold-out chooses
-one; the targets are judged on it, and its weights ship once no arm of that model is training: `--release` runs
+the test set; no epoch is picked. CPU-hours are each epoch's wall time times the compute threads it ran with
+(`threads` in the run's `summary.csv`: {doc["machine"]["threads"]}, this machine's cores, unless runs were trained
+side by side with `--jobs`), per-epoch hold-out evaluation included (a distilled row includes its teacher's forward
+passes, not the teacher's training, which is its own row); time the machine was shared or the run paused counts too,
+so the next column prices every epoch at the run's median epoch, what the run costs on a machine of its own (the
+budget is {BUDGET_CPU_HOURS:g} per row, and a row above it is marked). "Data+EMA+eval" is the share of an epoch's
+time outside the model's own forward, backward and optimizer step (the trainer's phase clock in `summary.csv`; the
+median over epochs). Where a model has several recipes (arms: with and without a teacher), the hold-out chooses one;
+the targets are judged on it, and its weights ship once no arm of that model is training: `--release` runs
 `visionmlp export release --checkpoint RUN --ema --out weights/fashion-mnist/MODEL.safetensors`, and `visionmlp
 validate MODEL.fashion_mnist --split test` reproduces its test top-1. Machine-readable rows: `fashion-mnist.json`.
 
