@@ -91,7 +91,7 @@ def register(sub) -> None:
         type=int,
         default=1,
         help=f"{fashion_mnist.NAME}: recipes trained at once, the cores shared evenly among them (on 2 cores, 2 "
-        "runs of 1 thread train 1.15-1.24x more images a second in all than 1 of 2; default: 1)",
+        "runs of 1 thread train more images a second in all than 1 of 2: benchmarks/bench_jobs.py; default: 1)",
     )
     p.set_defaults(func=_run)
 

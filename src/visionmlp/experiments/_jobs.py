@@ -1,11 +1,10 @@
 """Several of a sweep's commands at once: ``visionmlp experiment fashion-mnist --jobs N``.
 
 Why: the ``_s4_28`` models run small GEMMs that two threads share poorly, so on the 2-core machine two runs of one
-thread each train 1.15-1.24x more images a second in total than one run of two threads (AS-MLP, CycleMLP,
-DynaMixer, BiT; ``visionmlp benchmark M --amp --measure training``, ``--threads 2`` alone against two
-``--threads 1`` at once). Each command stays the row's own command, run as a child process; this module only
-decides when each starts, labels its output, and stops the others when one stops, so every run saves its
-checkpoint and the same sweep command resumes all of them.
+thread each train 1.07-1.59x more images a second in all than one run of two threads, by model
+(``benchmarks/bench_jobs.py``; the speed work log in ``docs/results/performance.md``). Each command stays the row's
+own command, run as a child process; this module only decides when each starts, labels its output, and stops the
+others when one stops, so every run saves its checkpoint and the same sweep command resumes all of them.
 """
 
 from __future__ import annotations
