@@ -8,7 +8,8 @@ from contextlib import closing
 
 import pytest
 
-from visionmlp.experiments._jobs import Commands, run_jobs, threads_per_job
+from visionmlp.experiments import _jobs
+from visionmlp.experiments._jobs import Commands, Launcher, SweepStopped, run_jobs
 
 
 def test_at_most_jobs_at_once_and_each_after_what_it_waits_for():
@@ -26,8 +27,10 @@ def test_at_most_jobs_at_once_and_each_after_what_it_waits_for():
         return item.upper()
 
     after = {"student": {"teacher"}, "teacher": set(), "a": set(), "b": {"gone"}}  # "gone": not in this sweep
-    results = dict(run_jobs(["teacher", "student", "a", "b"], work, 2, after.__getitem__, Commands()))
+    shares = []
+    results = dict(run_jobs(["teacher", "student", "a", "b"], work, 2, after.__getitem__, Commands(), shares.append))
     assert results == {"teacher": "TEACHER", "student": "STUDENT", "a": "A", "b": "B"}
+    assert shares[0] == ["teacher", "a"] and len(shares[-1]) == 1  # the last one left alone gets every core
     assert most[0] == 2
     assert events.index(("start", "student")) > events.index(("end", "teacher"))
     assert set(events[:2]) == {("start", "teacher"), ("start", "a")}  # the student waits; the next free one starts
@@ -75,6 +78,40 @@ def test_labelled_output_names_its_command_line_by_line():
     assert lines == ["[gmlp] epoch 1", "[gmlp] oops"]
 
 
-def test_the_cores_are_shared_evenly(monkeypatch):
-    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1, 2})
-    assert [threads_per_job(j) for j in (1, 2, 3)] == [3, 1, 1]
+# A stand-in for `visionmlp train`: logs its arguments, fails on --fail, returns at once when resumed, and otherwise
+# trains until SIGTERM, which it answers as the trainer does (it saves, then exits 130).
+FAKE_TRAIN = """
+import signal, sys, time
+open(sys.argv[1], "a").write(" ".join(sys.argv[2:]) + "\\n")
+if "--fail" in sys.argv:
+    sys.exit(3)
+if "--resume" not in sys.argv:
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(130))
+    time.sleep(60)
+"""
+
+
+def test_the_cores_are_shared_and_a_run_left_alone_resumes_with_the_freed_ones(tmp_path, monkeypatch):
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    calls, script = tmp_path / "calls.txt", tmp_path / "fake_train.py"
+    script.write_text(FAKE_TRAIN)
+    monkeypatch.setattr(_jobs, "visionmlp", lambda *args: [sys.executable, str(script), str(calls), *args])
+    launcher, result = Launcher(Commands(log=lambda line: None), labelled=True), {}
+    launcher.share(["a", "b", "c"])  # a new run's share: 4 cores // 3
+    assert launcher.threads == 1
+    worker = threading.Thread(target=lambda: result.update(a=launcher.train("a", ["train", "-c", "a.yaml"])))
+    worker.start()
+    while not calls.exists():
+        time.sleep(0.05)
+    launcher.share(["a", "b"])  # c finished: a and b get 2 threads each, so a (training) stops to take them
+    worker.join(30)
+    assert result == {"a": False} and launcher.threads == 2
+    assert launcher.train("a", ["train", "--resume", "runs/a"]) is True
+    launcher.share(["a", "b", "c"])  # fewer threads for new runs: nothing running is stopped
+    with pytest.raises(SweepStopped, match=r"a: `visionmlp train` stopped with exit status 3"):
+        launcher.train("a", ["train", "--fail"])
+    assert calls.read_text().splitlines() == [
+        "train -c a.yaml --threads 1",
+        "train --resume runs/a --threads 2",
+        "train --fail --threads 1",
+    ]

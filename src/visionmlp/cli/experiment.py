@@ -14,13 +14,13 @@ and scored once on the test set (``experiments/fashion_mnist.py``); ``--budget t
 from __future__ import annotations
 
 import dataclasses
-import os
 import shlex
 import signal
 import sys
 from pathlib import Path
 
 from ..experiments import BUDGETS, STUDIES, fashion_mnist, render_study, run_study, study_precision, write_index
+from ..experiments._jobs import SweepStopped, cores
 from ..utils.capabilities import capabilities
 from . import UsageError
 
@@ -91,7 +91,8 @@ def register(sub) -> None:
         type=int,
         default=1,
         help=f"{fashion_mnist.NAME}: recipes trained at once, the cores shared evenly among them (on 2 cores, 2 "
-        "runs of 1 thread train more images a second in all than 1 of 2: benchmarks/bench_jobs.py; default: 1)",
+        "runs of 1 thread train more images a second in all than 1 of 2: benchmarks/bench_jobs.py; the last "
+        "recipe left resumes with every core; default: 1)",
     )
     p.set_defaults(func=_run)
 
@@ -120,7 +121,7 @@ def _run(args) -> int:
 
 
 def _stop_sweep(signum, frame) -> None:
-    raise fashion_mnist.SweepStopped(
+    raise SweepStopped(
         "the sweep got SIGTERM and stopped its running recipes, which saved their "
         "runs; the finished rows are saved, and the same command resumes the sweep"
     )
@@ -134,9 +135,8 @@ def _fashion_mnist(args, out: Path) -> int:
     if args.budget not in fashion_mnist.SWEEPS:
         raise UsageError(f"{fashion_mnist.NAME} runs its recipes as written (--budget full, hours of CPU) or "
                          "proves the pipeline in seconds (--budget tiny); it has no small budget")  # fmt: skip
-    cores = len(os.sched_getaffinity(0))
-    if not 1 <= args.jobs <= cores:
-        raise UsageError(f"--jobs {args.jobs}: give 1 to {cores} (this machine's cores); each run needs a core of "
+    if not 1 <= args.jobs <= cores():
+        raise UsageError(f"--jobs {args.jobs}: give 1 to {cores()} (this machine's cores); each run needs a core of "
                          "its own")  # fmt: skip
     recipes = fashion_mnist.recipes_in(args.recipes, args.runs)
     if not recipes:
@@ -168,7 +168,7 @@ def _fashion_mnist(args, out: Path) -> int:
     try:
         doc = fashion_mnist.run_table(recipes, args.runs, out, sweep, command, restart=args.restart, train=trainable,
                                       release=args.release, weights=args.weights, jobs=args.jobs)  # fmt: skip
-    except fashion_mnist.SweepStopped as err:
+    except SweepStopped as err:
         print(f"visionmlp experiment: {err}", file=sys.stderr)
         return 1
     finally:

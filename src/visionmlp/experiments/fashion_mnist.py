@@ -26,7 +26,6 @@ import csv
 import json
 import shlex
 import statistics
-import sys
 import time
 from collections.abc import Callable, Collection
 from contextlib import closing
@@ -42,7 +41,7 @@ from ..bench.flops import model_cost
 from ..models import build_model, get_entry, is_all_mlp, list_models
 from ..utils.atomic import atomic_path, atomic_write_text
 from ..utils.cpu import cpu_summary
-from ._jobs import Commands, run_jobs, threads_per_job
+from ._jobs import Commands, Launcher, run_jobs
 from ._journal import RunJournal, journal_path
 
 NAME = "fashion-mnist"
@@ -124,7 +123,7 @@ def run_table(recipes: list[Path], runs: Path, out: Path, sweep: Sweep, command:
     identity = {"study": NAME, "sweep": sweep.name, "data": sweep.data, "runs": str(runs)}
     journal = RunJournal(journal_path(out, NAME, sweep.name), identity, restart=restart)
     stems = {r.stem for r in recipes}
-    launcher = Launcher(Commands(log), threads_per_job(jobs), labelled=jobs > 1)
+    launcher = Launcher(Commands(log), labelled=jobs > 1)
     scored, pending, todo = {}, [], []
     for recipe in recipes:
         run, cfg = runs / recipe.stem, _recipe(recipe)
@@ -144,7 +143,10 @@ def run_table(recipes: list[Path], runs: Path, out: Path, sweep: Sweep, command:
         teacher = _recipe(recipe).get("teacher")
         return {r for r in recipes if teacher and r.stem == Path(str(teacher)).name}
 
-    with closing(run_jobs(todo, work, jobs, teacher_of, launcher.commands)) as done:  # closed: the others stop
+    def share(recipes: list[Path]) -> None:
+        launcher.share([r.stem for r in recipes])
+
+    with closing(run_jobs(todo, work, jobs, teacher_of, launcher.commands, share)) as done:  # closed: others stop
         for recipe, (row, seconds) in done:
             journal.add({"recipe": recipe.stem}, row, seconds)
             scored[recipe.stem] = row
@@ -180,29 +182,8 @@ def render_table(out: Path) -> dict:
     return doc
 
 
-def _cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "visionmlp.cli", *args]
-
-
 def _recipe(path: Path) -> dict:
     return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-
-
-@dataclass(frozen=True)
-class Launcher:
-    """How the sweep runs its commands: as child processes of ``commands`` (which stop together), each training
-    run with ``threads`` compute threads (also when resumed: the run's saved setting may be another sweep's), its
-    output labelled by recipe when several run at once."""
-
-    commands: Commands
-    threads: int
-    labelled: bool = False
-
-    def step(self, recipe: str, args: list[str], quiet: bool = False) -> None:
-        code = self.commands.run(_cli(*args), recipe if self.labelled else None, quiet)
-        if code:
-            raise SweepStopped(f"{recipe}: `visionmlp {args[0]}` stopped with exit status {code} (its output says "
-                               "why); the finished rows are saved, and the same command resumes the sweep")  # fmt: skip
 
 
 def _train(recipe: Path, cfg: dict, run: Path, runs: Path, stems: set[str], sweep: Sweep, launcher: Launcher,
@@ -220,11 +201,11 @@ def _train(recipe: Path, cfg: dict, run: Path, runs: Path, stems: set[str], swee
         if teacher and Path(teacher).name in stems:  # the teacher is this sweep's own run of that recipe
             args += ["--teacher", str(runs / Path(teacher).name)]
         log(f"{recipe.stem}: training into {run}")
-    launcher.step(recipe.stem, [*args, "--threads", str(launcher.threads)])
-
-
-class SweepStopped(RuntimeError):
-    """A recipe's command stopped before it finished (a signal, an error it printed); the sweep stops with it."""
+    while not launcher.train(recipe.stem, args):  # stopped to take more cores: it resumes with them
+        if finished(run, cfg):
+            return
+        args = ["train", "--resume", str(run), "--no-progress"]
+        log(f"{recipe.stem}: resuming {run} with {launcher.threads} threads")
 
 
 def _epochs_done(run: Path) -> list[dict]:
