@@ -3,13 +3,17 @@ once on the test split, resumed rather than retrained, and the targets judged on
 
 import json
 import shutil
+import sys
+import threading
+import time
 
+import pytest
 import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
 from visionmlp.cli import main
-from visionmlp.experiments import fashion_mnist
+from visionmlp.experiments import _jobs, fashion_mnist
 from visionmlp.experiments.fashion_mnist import RECIPES, judge, mark_chosen, recipes_in, ship
 from visionmlp.utils.capabilities import forced
 
@@ -25,6 +29,51 @@ def test_teachers_train_first_then_half_done_runs(tmp_path):
 def _row(model, top1, all_mlp=True, teacher=None, holdout=None, recipe=None):
     return {"model": model, "family": model, "test_top1": top1, "all_mlp": all_mlp, "teacher": teacher,
             "holdout_top1": top1 if holdout is None else holdout, "recipe": recipe or model}  # fmt: skip
+
+
+# A stand-in for `visionmlp train` (argv: calls-file, saves, then train's own): logs its arguments; the first call
+# trains until SIGTERM, saving last.pth into its --output first when `saves` is "1", as the trainer does once its
+# loop runs (before that, a SIGTERM kills it with nothing saved); later calls return at once.
+FAKE_TRAIN = """
+import pathlib, signal, sys, time
+calls, saves, args = pathlib.Path(sys.argv[1]), sys.argv[2] == "1", sys.argv[3:]
+first = not calls.exists()
+calls.open("a").write(" ".join(args) + "\\n")
+def stop(*_):
+    if saves:
+        (pathlib.Path(args[args.index("--output") + 1]) / "last.pth").write_bytes(b"")
+    sys.exit(130)
+if first:
+    signal.signal(signal.SIGTERM, stop)
+    time.sleep(60)
+"""
+
+
+@pytest.mark.parametrize("saved", [True, False])
+def test_a_run_given_more_cores_resumes_or_starts_again(tmp_path, monkeypatch, saved):
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1})
+    calls, script, run = tmp_path / "calls.txt", tmp_path / "fake_train.py", tmp_path / "runs" / "gmlp"
+    script.write_text(FAKE_TRAIN)
+    run.mkdir(parents=True)
+    argv = [sys.executable, str(script), str(calls), "1" if saved else "0"]
+    monkeypatch.setattr(_jobs, "visionmlp", lambda *args: [*argv, *args])
+    launcher = _jobs.Launcher(_jobs.Commands(log=lambda line: None))
+    launcher.share(["gmlp", "mixer"])
+    recipe = RECIPES / "gmlp.yaml"
+    train = (recipe, {}, run, run.parent, set(), fashion_mnist.SWEEPS["full"], launcher, print)
+    worker = threading.Thread(target=fashion_mnist._train, args=train)
+    worker.start()
+    while not calls.exists():
+        time.sleep(0.05)
+    time.sleep(0.5)  # its SIGTERM handler is in place
+    launcher.share(["gmlp"])  # mixer finished: gmlp takes both cores
+    worker.join(30)
+    first, again = calls.read_text().splitlines()
+    assert first == f"train -c {recipe} --output {run} --no-progress --threads 1"
+    if saved:  # from its checkpoint
+        assert again == f"train --resume {run} --no-progress --threads 2"
+    else:  # stopped before its first checkpoint: from the start
+        assert again == f"train -c {recipe} --output {run} --no-progress --threads 2"
 
 
 def test_the_hold_out_chooses_each_models_arm_and_the_targets_see_only_that_one():

@@ -204,8 +204,9 @@ def _train(recipe: Path, cfg: dict, run: Path, runs: Path, stems: set[str], swee
     while not launcher.train(recipe.stem, args):  # stopped to take more cores: it resumes with them
         if finished(run, cfg):
             return
-        args = ["train", "--resume", str(run), "--no-progress"]
-        log(f"{recipe.stem}: resuming {run} with {launcher.threads} threads")
+        if (run / "last.pth").is_file():  # else it stopped before its first checkpoint and starts again as it did
+            args = ["train", "--resume", str(run), "--no-progress"]
+        log(f"{recipe.stem}: again in {run} with {launcher.threads} threads")
 
 
 def _epochs_done(run: Path) -> list[dict]:
