@@ -117,7 +117,7 @@ def run_table(recipes: list[Path], runs: Path, out: Path, sweep: Sweep, command:
     others are scored when their runs are finished and listed as pending otherwise (``()``: a report between the
     sessions a long sweep takes). ``release``: write the float16 weights of every model's chosen arm into
     ``weights`` once none of its arms is still training. ``jobs``: recipes trained at once, the cores shared
-    evenly among them (a student still waits for its teacher)."""
+    evenly among them (a student still waits for its teacher; runs left alone resume with the freed cores)."""
     out.mkdir(parents=True, exist_ok=True)
     # Rows are keyed by recipe, so a recipe added to the folder or retired from it keeps the others' rows.
     identity = {"study": NAME, "sweep": sweep.name, "data": sweep.data, "runs": str(runs)}
@@ -143,8 +143,8 @@ def run_table(recipes: list[Path], runs: Path, out: Path, sweep: Sweep, command:
         teacher = _recipe(recipe).get("teacher")
         return {r for r in recipes if teacher and r.stem == Path(str(teacher)).name}
 
-    def share(recipes: list[Path]) -> None:
-        launcher.share([r.stem for r in recipes])
+    def share(running: list[Path]) -> None:
+        launcher.share([r.stem for r in running])
 
     with closing(run_jobs(todo, work, jobs, teacher_of, launcher.commands, share)) as done:  # closed: others stop
         for recipe, (row, seconds) in done:
