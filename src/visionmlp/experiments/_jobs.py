@@ -95,7 +95,7 @@ class Launcher:
             raise _stopped(recipe, args, code)
 
     def train(self, recipe: str, args: list[str]) -> bool:
-        """``visionmlp train ARGS --threads N``: True when it finished, False when :meth:`widen` stopped it to be
+        """``visionmlp train ARGS --threads N``: True when it finished, False when :meth:`share` stopped it to be
         resumed with more threads; :class:`SweepStopped` when it failed or was stopped otherwise."""
         argv = visionmlp(*args, "--threads", str(self.threads))
         code = self.commands.run(argv, recipe if self.labelled else None, tag=recipe)
@@ -140,11 +140,15 @@ def run_jobs(
     the caller's thread (so the caller alone writes its journal). ``share(items)``: told which items will share
     the machine, before new ones start (with them) and whenever one finished and nothing waiting could take its
     place. The first failure stops the running commands (they save their runs), waits for them and is raised."""
-    waiting, running, done = list(items), dict[Future, Hashable](), set()
+    waiting, running, done, known = list(items), dict[Future, Hashable](), set(), set(items)
+
+    def is_ready(item) -> bool:
+        return after(item) & known <= done
+
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         try:
             while waiting or running:
-                ready = [item for item in waiting if after(item) & set(items) <= done]
+                ready = [item for item in waiting if is_ready(item)]
                 starting = ready[: jobs - len(running)]
                 if starting:
                     share([*running.values(), *starting])
@@ -159,7 +163,7 @@ def run_jobs(
                     result = future.result()
                     done.add(item)
                     yield item, result
-                if running and not any(after(item) & set(items) <= done for item in waiting):
+                if running and not any(is_ready(item) for item in waiting):
                     share(list(running.values()))
         except BaseException:
             commands.stop()
