@@ -14,7 +14,7 @@ from safetensors.torch import save_file
 
 from visionmlp.cli import main
 from visionmlp.experiments import _jobs, fashion_mnist
-from visionmlp.experiments.fashion_mnist import RECIPES, judge, mark_chosen, recipes_in, ship
+from visionmlp.experiments.fashion_mnist import RECIPES, best_untaught, judge, mark_chosen, recipes_in, ship
 from visionmlp.utils.capabilities import forced
 
 
@@ -85,6 +85,56 @@ def test_the_hold_out_chooses_each_models_arm_and_the_targets_see_only_that_one(
     assert [r["final"] for r in rows] == [False, True, False]  # mixer has an arm still training: nothing ships
     _, mlp, _ = judge(rows, {"gmlp", "mixer"})
     assert (mlp["model"], mlp["measured"]) == ("gmlp", 0.935)
+
+
+def test_the_untaught_all_mlp_line_follows_the_hold_out_not_the_test():
+    rows = [_row("vip", 0.9387, holdout=0.930, recipe="vip"), _row("vip", 0.9384, holdout=0.931, recipe="vip_64"),
+            _row("gmlp", 0.95, teacher="resnet"), _row("resnet", 0.96, all_mlp=False), _row("mixer", 0.93)]  # fmt: skip
+    assert best_untaught(rows)["recipe"] == "vip_64"  # the hold-out's untaught arm of the best untaught model
+    assert best_untaught(rows[2:4]) is None
+
+
+def _reported_row(recipe, model, epochs):
+    """A report row as the sweep writes it, with the fields the markdown reads."""
+    return {**_row(model, 0.93, recipe=recipe), "teacher": None, "params": 1e6, "macs": 3e7, "epochs": epochs,
+            "wall_hours": 1.0, "threads": [1], "cpu_hours": 1.0, "median_cpu_hours": 1.0, "overhead_share": 0.1,
+            "phases_s": {}, "command": f"visionmlp train -c {recipe}.yaml", "curve": [0.9, 0.93]}  # fmt: skip
+
+
+def test_a_new_checkout_keeps_the_reports_rows_whose_runs_are_gone(tmp_path, capsys):
+    recipes, runs, out = tmp_path / "recipes", tmp_path / "runs", tmp_path / "out"
+    recipes.mkdir(), out.mkdir()
+    for name in ("gmlp", "mixer", "vit"):
+        shutil.copy(RECIPES / f"{name}.yaml", recipes / f"{name}.yaml")
+    rows = [_reported_row("gmlp", "gmlp_s4_28", 40), _reported_row("mixer", "mixer_s4_28", 30)]  # mixer's is 72 now
+    doc = {"sweep": "tiny", "data": "synthetic", "rows": rows, "pending": []}
+    (out / "fashion-mnist.json").write_text(json.dumps(doc))
+    argv = ["experiment", "fashion-mnist", "--budget", "tiny", "--data", "synthetic", "--recipes", str(recipes),
+            "--runs", str(runs), "--out", str(out), "--no-train"]  # fmt: skip
+    assert main(argv) == 0  # no run folders and no journal: the committed report is the record
+    printed = capsys.readouterr().out
+    assert "gmlp: kept from the report" in printed and "mixer: the report's row (mixer_s4_28, 30 epochs)" in printed
+    doc = json.loads((out / "fashion-mnist.json").read_text())
+    assert [r["recipe"] for r in doc["rows"]] == ["gmlp"] and doc["data"] == "synthetic"
+    assert [p["recipe"] for p in doc["pending"]] == ["mixer", "vit"]
+    (runs / "gmlp").mkdir(parents=True)  # a run folder is the run's own record: the report's row gives way
+    assert main(argv) == 0
+    assert "gmlp" in [p["recipe"] for p in json.loads((out / "fashion-mnist.json").read_text())["pending"]]
+
+
+def test_restart_forgets_the_reports_rows(tmp_path):
+    recipes, out = tmp_path / "recipes", tmp_path / "out"
+    recipes.mkdir(), out.mkdir()
+    shutil.copy(RECIPES / "gmlp.yaml", recipes / "gmlp.yaml")
+    doc = {"sweep": "tiny", "data": "synthetic", "rows": [_reported_row("gmlp", "gmlp_s4_28", 40)], "pending": []}
+    (out / "fashion-mnist.json").write_text(json.dumps(doc))
+    argv = ["experiment", "fashion-mnist", "--budget", "tiny", "--data", "synthetic", "--recipes", str(recipes),
+            "--runs", str(tmp_path / "runs"), "--out", str(out), "--no-train"]  # fmt: skip
+    assert main([*argv, "--restart"]) == 0
+    assert json.loads((out / "fashion-mnist.json").read_text())["rows"] == []
+    doc["data"] = None  # a report of the real data is not the synthetic sweep's
+    (out / "fashion-mnist.json").write_text(json.dumps(doc))
+    assert main(argv) == 0 and json.loads((out / "fashion-mnist.json").read_text())["rows"] == []
 
 
 def _ship_file(weights, runs, row):

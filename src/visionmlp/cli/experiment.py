@@ -40,7 +40,8 @@ def register(sub) -> None:
     p.add_argument(
         "--restart",
         action="store_true",
-        help="discard the runs an interrupted invocation saved (default: reuse them and train the rest)",
+        help="discard the runs an interrupted invocation saved, and for fashion-mnist the rows of the report already "
+        "in --out whose run folders are gone (default: reuse them and train the rest)",
     )
     p.add_argument("--render", action="store_true", help="rewrite the report and plot from the saved JSON, no training")
     p.add_argument(

@@ -125,9 +125,12 @@ def run_table(recipes: list[Path], runs: Path, out: Path, sweep: Sweep, command:
     stems = {r.stem for r in recipes}
     launcher = Launcher(Commands(log), labelled=jobs > 1)
     scored, pending, todo = {}, [], []
+    reported = {} if restart else reported_rows(out, sweep)
     for recipe in recipes:
         run, cfg = runs / recipe.stem, _recipe(recipe)
         scored[recipe.stem] = journal.get({"recipe": recipe.stem})
+        if scored[recipe.stem] is None and not run.exists():
+            scored[recipe.stem] = _kept(reported.get(recipe.stem), cfg, log)
         if scored[recipe.stem] is None and train is not None and recipe.stem not in train and not finished(run, cfg):
             pending.append({"recipe": recipe.stem, "model": cfg.get("model"), "progress": progress(run, cfg)})
             log(f"{recipe.stem}: {pending[-1]['progress']}, not scored")
@@ -159,6 +162,7 @@ def run_table(recipes: list[Path], runs: Path, out: Path, sweep: Sweep, command:
     doc = {
         "schema": "visionmlp.fashion-mnist/1",
         "sweep": sweep.name,
+        "data": sweep.data,
         "command": command,
         "machine": {"torch": torch.__version__, "threads": torch.get_num_threads(), "cpu": cpu_summary()},
         "targets": judge(rows),
@@ -180,6 +184,29 @@ def render_table(out: Path) -> dict:
     doc = json.loads(path.read_text(encoding="utf-8"))
     write_report(doc, out)
     return doc
+
+
+def reported_rows(out: Path, sweep: Sweep) -> dict[str, dict]:
+    """The rows of the report already in ``out`` by recipe, when this sweep wrote it. The run folders and the
+    journal live outside version control, so a new checkout (a later session, another machine) has neither; the
+    committed report is then the record of what finished, and its rows stand instead of training again."""
+    path = out / f"{NAME}.json"
+    doc = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    same = (doc.get("sweep"), doc.get("data")) == (sweep.name, sweep.data)
+    return {r["recipe"]: r for r in doc.get("rows", ())} if same else {}
+
+
+def _kept(row: dict | None, cfg: dict, log) -> dict | None:
+    """The report's row of a recipe whose run folder is gone, if the recipe still asks for that model and those
+    epochs (an edited recipe trains again)."""
+    if row is None:
+        return None
+    if (row["model"], row["epochs"]) != (cfg.get("model"), cfg.get("epochs")):
+        log(f"{row['recipe']}: the report's row ({row['model']}, {row['epochs']} epochs) is not what its recipe asks "
+            "for now, so it trains again")  # fmt: skip
+        return None
+    log(f"{row['recipe']}: kept from the report (its run folder is not here)")
+    return row
 
 
 def _recipe(path: Path) -> dict:
@@ -308,13 +335,27 @@ def _teacher_model(cfg: dict) -> str | None:
     return yaml.safe_load(saved.read_text())["model"] if saved.is_file() else str(teacher)
 
 
-def mark_chosen(rows: list[dict], pending: list[dict]) -> None:
-    """Set each row's ``chosen``: whether it is its model's arm with the best hold-out top-1 among the finished
-    ones, and ``final``: whether none of that model's arms is still training (only then may its weights ship)."""
+def holdout_choice(rows: list[dict]) -> dict[str, dict]:
+    """Each model's row with the best hold-out top-1 (the first of a tie)."""
     best: dict[str, dict] = {}
     for row in rows:
         if row["model"] not in best or row["holdout_top1"] > best[row["model"]]["holdout_top1"]:
             best[row["model"]] = row
+    return best
+
+
+def best_untaught(rows: list[dict]) -> dict | None:
+    """The best all-MLP model trained without a teacher, beside the targets (which may be met by a distilled row):
+    each model counts with the arm the hold-out chooses among its untaught ones, and the test top-1 ranks the
+    models, as the targets rank them."""
+    own = holdout_choice([r for r in rows if r["all_mlp"] and not r["teacher"]])
+    return max(own.values(), key=lambda r: r["test_top1"], default=None)
+
+
+def mark_chosen(rows: list[dict], pending: list[dict]) -> None:
+    """Set each row's ``chosen``: whether it is its model's arm with the best hold-out top-1 among the finished
+    ones, and ``final``: whether none of that model's arms is still training (only then may its weights ship)."""
+    best = holdout_choice(rows)
     training = {p.get("model") for p in pending}
     for row in rows:
         row["chosen"] = best[row["model"]] is row
@@ -355,6 +396,11 @@ def _release(row: dict, runs: Path, weights: Path, sweep: Sweep, launcher: Launc
         log(f"{row['recipe']}: not released yet, another arm of {row['model']} is still training")
         return
     run = runs / row["recipe"]
+    if not run.is_dir():
+        log(f"{row['recipe']}: cannot release {row['model']}: its run folder {run} is gone (the row was kept from "
+            f"the report); restore {weights / row['model']}.safetensors from version control, or `mkdir {run}` "
+            "and the sweep trains the recipe again")  # fmt: skip
+        return
     args = ["export", "release", "--checkpoint", str(run), *_ema_flag(_recipe(run / "config.yaml")),
             "--out", str(weights / f"{row['model']}.safetensors")]  # fmt: skip
     args += ["--limit", str(sweep.test_images)] if sweep.test_images else []
@@ -418,9 +464,10 @@ def markdown(doc: dict) -> str:
         for t in doc["targets"]
     )  # fmt: skip
     missing = sorted({get_entry(n).family for n in list_models("*_28")} - {r["family"] for r in rows})
-    own = [r for r in rows if r["all_mlp"] and not r["teacher"]]
+    own = best_untaught(rows)
     honest = (
-        f"Best all-MLP model trained without a teacher: {own[0]['model']} at {100 * own[0]['test_top1']:.2f}%."
+        f"Best all-MLP model trained without a teacher: {own['model']} at {100 * own['test_top1']:.2f}% "
+        f"(`{own['recipe']}`, the hold-out's choice among its untaught arms)."
         if own else "No all-MLP row trained without a teacher yet."
     )  # fmt: skip
     pending = "; ".join(f"`{p['recipe']}` ({p['progress']})" for p in doc.get("pending", ())) or "none"
