@@ -107,3 +107,11 @@ def test_distillation_from_the_command_line(tmp_path, capsys):
             "--teacher-model", "mixer_s4_28", "--distill-tau", "2"]  # fmt: skip
     assert main(argv) == 0
     assert "(mixer_s4_28, 558,158 params): soft, alpha 0.5, tau 2" in capsys.readouterr().out
+
+
+def test_the_projects_shipped_weights_are_a_teacher_by_tag(tmp_path, capsys):
+    """A recipe distilled from the shipped CNN needs no run folder of it, so it trains in any checkout."""
+    argv = ["train", "--model", "mixer_s4_28", *QUICK, "--output", str(tmp_path / "s"), "--teacher",
+            "resnet_s2_28.fashion_mnist", "--distill", "hard"]  # fmt: skip
+    assert main(argv) == 0
+    assert "distilling from resnet_s2_28.fashion_mnist (resnet_s2_28, 701,178 params): hard" in capsys.readouterr().out

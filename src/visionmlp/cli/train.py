@@ -277,8 +277,8 @@ def dense_classes(task: str, dataset) -> list[str]:
 
 
 def load_teacher(cfg: TrainConfig, log) -> nn.Module:
-    """The teacher ``--teacher`` names: a run folder, training checkpoint or save_pretrained folder (which say
-    their architecture), or an official file loaded into ``--teacher-model``."""
+    """The teacher ``--teacher`` names: a run folder, training checkpoint, save_pretrained folder or tagged
+    shipped weights (which say their architecture), or an official file loaded into ``--teacher-model``."""
     if cfg.teacher_model:
         teacher = create_model(cfg.teacher_model, pretrained=cfg.teacher)
     else:

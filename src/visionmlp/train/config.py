@@ -76,7 +76,8 @@ class TrainConfig:
     ema_decay: float = _opt(0.9998, "EMA decay per optimizer step", gt=0, lt=1)
     # knowledge distillation (train/distill.py)
     teacher: str | None = _opt(None, "distil from this teacher: a run folder, training checkpoint, save_pretrained "
-                               "folder, or an official file with --teacher-model")  # fmt: skip
+                               "folder, the project's trained weights by tag (resnet_s2_28.fashion_mnist), or an "
+                               "official file with --teacher-model")  # fmt: skip
     teacher_model: str | None = _opt(None, "the teacher's registered model name (needed for an official file)")
     distill: str = _opt("soft", "distillation target: soft (KL at --distill-tau) or hard (the teacher's argmax)",
                         choices=DISTILL_KINDS)  # fmt: skip
