@@ -20,7 +20,7 @@ def test_at_most_jobs_at_once_and_each_after_what_it_waits_for():
             events.append(("start", item))
             running[0] += 1
             most[0] = max(most[0], running[0])
-        time.sleep(0.05)
+        time.sleep(0.3 if item == "b" else 0.05)  # b ends alone: two that ended together would share nothing
         with lock:
             running[0] -= 1
             events.append(("end", item))
