@@ -19,6 +19,7 @@ from visionmlp.models import get_entry, list_models
 from visionmlp.models._base import VisionModel
 from visionmlp.train import load_checkpoint
 from visionmlp.utils.capabilities import capabilities
+from visionmlp.utils.cpu import cpu_summary
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = "{embed_dim: 16, num_blocks: 1, tokens_mlp_dim: 8, channels_mlp_dim: 16}"
@@ -89,14 +90,16 @@ def test_resume_does_not_reread_pretrained(tmp_path, capsys):
 
 def test_threads_are_set_per_run_logged_per_epoch_and_given_back(tmp_path, capsys):
     """--threads sets the run's compute threads (several runs can share a machine), each epoch row records them
-    (what its seconds cost in CPU time, also across a resume with other threads), and the caller's come back."""
+    and its CPU (what its seconds cost in CPU time, and where, also across a resume with other threads), and the
+    caller's come back."""
     before, run = torch.get_num_threads(), tmp_path / "run"
     argv = ["train", "--model", "mixer_s4_28", "--data", "synthetic", "--model-kwargs", TINY, "--epochs", "1"]
     assert main([*argv, "--output", str(run), "--threads", "1", *QUICK]) == 0
     assert "(1 thread(s) each)" in capsys.readouterr().out and torch.get_num_threads() == before
     assert main(["train", "--resume", str(run), "--epochs", "2", "--threads", "3", *QUICK]) == 0
     with (run / "summary.csv").open() as f:
-        assert [row["threads"] for row in csv.DictReader(f)] == ["1", "3"]
+        rows = list(csv.DictReader(f))
+    assert [row["threads"] for row in rows] == ["1", "3"] and {row["cpu"] for row in rows} == {cpu_summary()}
     assert torch.get_num_threads() == before
     assert main([*argv, "--output", str(tmp_path / "bad"), "--threads", "0", *QUICK]) == 2
     assert "--threads" in capsys.readouterr().err

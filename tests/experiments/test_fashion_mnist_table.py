@@ -16,6 +16,7 @@ from visionmlp.cli import main
 from visionmlp.experiments import _jobs, fashion_mnist
 from visionmlp.experiments.fashion_mnist import RECIPES, best_untaught, judge, mark_chosen, recipes_in, ship
 from visionmlp.utils.capabilities import forced
+from visionmlp.utils.cpu import cpu_summary
 
 
 def test_teachers_train_first_then_half_done_runs(tmp_path):
@@ -107,7 +108,7 @@ def test_a_new_checkout_keeps_the_reports_rows_whose_runs_are_gone(tmp_path, cap
     for name in ("gmlp", "mixer", "vit"):
         shutil.copy(RECIPES / f"{name}.yaml", recipes / f"{name}.yaml")
     rows = [_reported_row("gmlp", "gmlp_s4_28", 40), _reported_row("mixer", "mixer_s4_28", 30)]  # mixer's is 72 now
-    doc = {"sweep": "tiny", "data": "synthetic", "rows": rows, "pending": []}
+    doc = {"sweep": "tiny", "data": "synthetic", "rows": rows, "pending": [], "machine": {"cpu": "AMD EPYC (avx2)"}}
     (out / "fashion-mnist.json").write_text(json.dumps(doc))
     argv = ["experiment", "fashion-mnist", "--budget", "tiny", "--data", "synthetic", "--recipes", str(recipes),
             "--runs", str(runs), "--out", str(out), "--no-train"]  # fmt: skip
@@ -116,6 +117,8 @@ def test_a_new_checkout_keeps_the_reports_rows_whose_runs_are_gone(tmp_path, cap
     assert "gmlp: kept from the report" in printed and "mixer: the report's row (mixer_s4_28, 30 epochs)" in printed
     doc = json.loads((out / "fashion-mnist.json").read_text())
     assert [r["recipe"] for r in doc["rows"]] == ["gmlp"] and doc["data"] == "synthetic"
+    assert doc["rows"][0]["cpus"] == ["AMD EPYC (avx2)"]  # where it trained, not this machine, which now scores
+    assert "| AMD EPYC (avx2) |" in (out / "fashion-mnist.md").read_text()
     assert [p["recipe"] for p in doc["pending"]] == ["mixer", "vit"]
     (runs / "gmlp").mkdir(parents=True)  # a run folder is the run's own record: the report's row gives way
     assert main(argv) == 0
@@ -192,6 +195,7 @@ def test_tiny_sweep_trains_scores_resumes_and_reports(tmp_path, capsys, monkeypa
     rows = {r["recipe"]: r for r in doc["rows"]}
     assert set(rows) == {"resnet_teacher", "gmlp_distill", "gmlp"}
     assert rows["resnet_teacher"]["threads"] == [2]  # trained alone, before
+    assert all(row["cpus"] == [cpu_summary()] for row in rows.values())
     # The arms started with one thread each; the one still training when the other finished may have resumed
     # with both cores.
     arms = sorted(rows[r]["threads"] for r in ("gmlp_distill", "gmlp"))

@@ -192,8 +192,11 @@ def reported_rows(out: Path, sweep: Sweep) -> dict[str, dict]:
     committed report is then the record of what finished, and its rows stand instead of training again."""
     path = out / f"{NAME}.json"
     doc = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    same = (doc.get("sweep"), doc.get("data")) == (sweep.name, sweep.data)
-    return {r["recipe"]: r for r in doc.get("rows", ())} if same else {}
+    if (doc.get("sweep"), doc.get("data")) != (sweep.name, sweep.data):
+        return {}
+    # Rows scored before they named their CPU were trained on the machine that scored them, the report's.
+    machine = doc.get("machine", {}).get("cpu")
+    return {r["recipe"]: {"cpus": [machine] if machine else [], **r} for r in doc.get("rows", ())}
 
 
 def _kept(row: dict | None, cfg: dict, log) -> dict | None:
@@ -288,6 +291,7 @@ def score_run(recipe: Path, run: Path, sweep: Sweep, launcher: Launcher, log) ->
     # counts at the threads it ended with.
     threads = [int(r.get("threads") or torch.get_num_threads()) for r in summary]
     cpu_seconds = [s * t for s, t in zip(epoch_seconds, threads, strict=True)]
+    cpus = sorted({r.get("cpu") or cpu_summary() for r in summary})  # likewise: the sweep scores where it trained
     return {
         "recipe": recipe.stem,
         "model": name,
@@ -299,6 +303,7 @@ def score_run(recipe: Path, run: Path, sweep: Sweep, launcher: Launcher, log) ->
         "epochs": int(last["epoch"]),
         "wall_hours": wall / 3600,
         "threads": sorted(set(threads)),
+        "cpus": cpus,
         "cpu_hours": sum(cpu_seconds) / 3600,
         "median_cpu_hours": statistics.median(cpu_seconds) * len(summary) / 3600,
         "holdout_top1": float(last[scored]),
@@ -452,6 +457,7 @@ def markdown(doc: dict) -> str:
         f"{'distilled from ' + r['teacher'] if r['teacher'] else 'none'} | {r['params'] / 1e6:.2f} M | "
         f"{r['macs'] / 1e6:.0f} M | {r['epochs']} | {r['wall_hours']:.2f} | {r['cpu_hours']:.2f} | "
         f"{r['median_cpu_hours']:.2f}{' (over budget)' if r['median_cpu_hours'] > BUDGET_CPU_HOURS else ''} | "
+        f"{'; '.join(short_cpu(c) for c in r.get('cpus', ()))} | "
         f"{100 * r['holdout_top1']:.2f}% | "
         f"**{100 * r['test_top1']:.2f}%** | {100 * r['overhead_share']:.0f}% | "
         f"{_weights_cell(r, chosen)} | `{r['command']}` |"
@@ -483,7 +489,9 @@ the test set; no epoch is picked. CPU-hours are each epoch's wall time times the
 alone; fewer for runs trained side by side with `--jobs`), per-epoch hold-out evaluation included (a distilled row
 includes its teacher's forward passes, not the teacher's training, which is its own row); time the machine was
 shared or the run paused counts too, so the next column prices every epoch at the run's median epoch, what the run
-costs on a machine of its own (the budget is {BUDGET_CPU_HOURS:g} per row, and a row above it is marked).
+costs on a machine of its own (the budget is {BUDGET_CPU_HOURS:g} per row, and a row above it is marked). CPUs differ
+in speed, so a row's CPU-hours hold on the CPU it names (`cpu` in `summary.csv`; the runs before that column
+trained on the machine that scored them).
 "Data+EMA+eval" is the share of an epoch's time outside the model's own forward, backward and optimizer step (the
 trainer's phase clock in `summary.csv`; the median over epochs). Where a model has several recipes (arms: with and
 without a teacher), the hold-out chooses one; the targets are judged on it, and its weights ship once no arm of that
@@ -507,8 +515,15 @@ first target needs every one): {", ".join(missing) if missing else "none"}.
 
 HEADER = (
     "| model | family | all-MLP | teacher | params | MACs/image | epochs | wall hours | CPU-hours | CPU-hours at the "
-    "median epoch | hold-out top-1 | test top-1 | data+EMA+eval | weights | command |\n" + "|---" * 15 + "|"
+    "median epoch | CPU | hold-out top-1 | test top-1 | data+EMA+eval | weights | command |\n" + "|---" * 16 + "|"
 )
+
+
+def short_cpu(summary: str) -> str:
+    """``Intel(R) Xeon(R) Processor (avx2, ...)`` as ``Intel Xeon (avx2, ...)``: the table cell of a row's CPU."""
+    for mark in ("(R)", "(TM)", " Processor", " CPU"):
+        summary = summary.replace(mark, "")
+    return summary
 
 
 def _plot(rows: list[dict], path: Path) -> None:

@@ -28,6 +28,7 @@ from ..data import ImageDataset, Mixup, build_loader, collate_dense, default_wor
 from ..data.mixup import soft_target_cross_entropy
 from ..utils import pause_point
 from ..utils.capabilities import compiled
+from ..utils.cpu import cpu_summary
 from ..utils.precision import Precision, choose_precision
 from .checkpoint import CHECKPOINT_FORMAT, LAST, CheckpointSaver, capture_rng, restore_rng
 from .config import HEADLINE, TrainConfig
@@ -443,9 +444,11 @@ class Trainer:
             if ema_result is not None:
                 row.update(ema_top1=ema_result.top1, ema_top5=ema_result.top5, ema_loss=ema_result.loss)
                 message += f" (EMA {100 * ema_result.top1:.2f}%)"
-        # threads: what the epoch's seconds cost in CPU time (a run resumed with other --threads changes it)
+        # threads and cpu: what the epoch's seconds cost in CPU time, and on which CPU (a run resumed with other
+        # --threads or on another machine changes them)
         row.update(elapsed_s=round(st.elapsed, 2), skipped_batches=st.skipped_batches,
-                   threads=torch.get_num_threads() * self.ctx.world_size, **self.clock.columns())  # fmt: skip
+                   threads=torch.get_num_threads() * self.ctx.world_size, cpu=cpu_summary(),
+                   **self.clock.columns())  # fmt: skip
         self.log(f"epoch {epoch}/{cfg.epochs}: train loss {train_loss:.4f}, {message}")
         ending, epochs_left = "", cfg.epochs - (st.epoch + 1)
         if complete and self._whole_epoch_timed:
