@@ -6,14 +6,16 @@ Why commands and not the trainer in-process: each row's command is what a reader
 sweep runs exactly those commands (a row cannot drift from its command), and a run folder is the trainer's own
 journal: an interrupted recipe resumes from its ``last.pth``, a finished one is not trained again. Each scored row
 is saved in the study journal (``experiments/_journal.py``) as it is scored, so an interrupted sweep keeps its
-rows too. Recipes are chosen on the 6,000 held-out training images (``data: fashion-mnist:holdout``); the test
-images are scored once per finished run, here, and never select anything. The final model is the EMA weights
+rows too. Neither is versioned: in a new checkout the committed report is the record of the finished rows.
+Recipes are chosen on the 6,000 held-out training images (``data: fashion-mnist:holdout``); the test images are
+scored once per finished run, here, and never select anything. The final model is the EMA weights
 where the recipe keeps an EMA, else the raw weights; no epoch is picked. Where a model has several recipes (arms: with
 and without a teacher), the hold-out chooses the one the targets are judged on and whose weights ship
 (``--release``); the other arms stay in the table, so a distilled row stands beside the same model trained alone.
 
 Costs are CPU-hours: each epoch's wall time (from the trainer's ``elapsed_s``, per-epoch evaluation included)
-times the threads it ran with (``threads`` in ``summary.csv``; runs logged before that column had the machine's).
+times the threads it ran with (``threads`` in ``summary.csv``; runs logged before that column had the machine's),
+on the CPU the epoch names (``cpu``), since the sessions' machines differ in speed.
 A distilled row's cost includes its teacher's forward passes but not the teacher's training, which is the
 teacher's own row (counted once). ``--jobs N`` trains N recipes at once on shared cores (``_jobs.py`` says why).
 The time profile of a step comes from the trainer's phase clock (``summary.csv``): data, EMA and evaluation
