@@ -14,7 +14,15 @@ from safetensors.torch import save_file
 
 from visionmlp.cli import main
 from visionmlp.experiments import _jobs, fashion_mnist
-from visionmlp.experiments.fashion_mnist import RECIPES, best_untaught, judge, mark_chosen, recipes_in, ship
+from visionmlp.experiments.fashion_mnist import (
+    RECIPES,
+    at_median_epoch,
+    best_untaught,
+    judge,
+    mark_chosen,
+    recipes_in,
+    ship,
+)
 from visionmlp.utils.capabilities import forced
 from visionmlp.utils.cpu import cpu_summary
 
@@ -93,6 +101,14 @@ def test_the_untaught_all_mlp_line_follows_the_hold_out_not_the_test():
             _row("gmlp", 0.95, teacher="resnet"), _row("resnet", 0.96, all_mlp=False), _row("mixer", 0.93)]  # fmt: skip
     assert best_untaught(rows)["recipe"] == "vip_64"  # the hold-out's untaught arm of the best untaught model
     assert best_untaught(rows[2:4]) is None
+
+
+def test_a_run_is_priced_at_the_median_epoch_of_each_thread_count():
+    alone = [100.0, 100.0, 900.0]  # CPU-seconds; the 900 s epoch was paused
+    assert at_median_epoch(alone, [2, 2, 2]) == 300.0
+    # Two one-thread epochs at 80 CPU-s, then three alone on two threads at 100: each part at its own median, where
+    # one median over all five would price the run at 500.
+    assert at_median_epoch([80.0, 80.0, 100.0, 100.0, 100.0], [1, 1, 2, 2, 2]) == 460.0
 
 
 def _reported_row(recipe, model, epochs):

@@ -307,7 +307,7 @@ def score_run(recipe: Path, run: Path, sweep: Sweep, launcher: Launcher, log) ->
         "threads": sorted(set(threads)),
         "cpus": cpus,
         "cpu_hours": sum(cpu_seconds) / 3600,
-        "median_cpu_hours": statistics.median(cpu_seconds) * len(summary) / 3600,
+        "median_cpu_hours": at_median_epoch(cpu_seconds, threads) / 3600,
         "holdout_top1": float(last[scored]),
         "test_top1": test_top1,
         "overhead_share": statistics.median(shares),
@@ -316,6 +316,16 @@ def score_run(recipe: Path, run: Path, sweep: Sweep, launcher: Launcher, log) ->
         "validate": "visionmlp " + shlex.join(validate),
         "curve": [float(r[scored]) for r in summary],
     }
+
+
+def at_median_epoch(cpu_seconds: list[float], threads: list[int]) -> float:
+    """A run's CPU-seconds with every epoch priced at the median epoch of those that ran on as many threads: a
+    paused or shared epoch does not move it, and a run that changed threads (two at once, then alone on both
+    cores) is priced in each part at that part's rate, where one median would price it all at the larger part's."""
+    parts: dict[int, list[float]] = {}
+    for seconds, count in zip(cpu_seconds, threads, strict=True):
+        parts.setdefault(count, []).append(seconds)
+    return sum(statistics.median(part) * len(part) for part in parts.values())
 
 
 def _ema_flag(cfg: dict) -> list[str]:
@@ -490,10 +500,10 @@ the test set; no epoch is picked. CPU-hours are each epoch's wall time times the
 (`threads` in the run's `summary.csv`: {doc["machine"]["threads"]}, all of this machine's cores, for a run trained
 alone; fewer for runs trained side by side with `--jobs`), per-epoch hold-out evaluation included (a distilled row
 includes its teacher's forward passes, not the teacher's training, which is its own row); time the machine was
-shared or the run paused counts too, so the next column prices every epoch at the run's median epoch, what the run
-costs on a machine of its own (the budget is {BUDGET_CPU_HOURS:g} per row, and a row above it is marked). CPUs differ
-in speed, so a row's CPU-hours hold on the CPU it names (`cpu` in `summary.csv`; the runs before that column
-trained on the machine that scored them).
+shared or the run paused counts too, so the next column prices every epoch at the run's median epoch (of those on
+as many threads, where a run changed them), what the run costs on a machine of its own (the budget is
+{BUDGET_CPU_HOURS:g} per row, and a row above it is marked). CPUs differ in speed, so a row's CPU-hours hold on the
+CPU it names (`cpu` in `summary.csv`; the runs before that column trained on the machine that scored them).
 "Data+EMA+eval" is the share of an epoch's time outside the model's own forward, backward and optimizer step (the
 trainer's phase clock in `summary.csv`; the median over epochs). Where a model has several recipes (arms: with and
 without a teacher), the hold-out chooses one; the targets are judged on it, and its weights ship once no arm of that
