@@ -520,8 +520,9 @@ test top-1. Machine-readable rows: `fashion-mnist.json`.
 
 {targets}
 
-{honest} Recipes still training (resumed by the same command): {pending}. Families without a row yet (the
-first target needs every one): {", ".join(missing) if missing else "none"}.
+{honest} Recipes still training (the same command resumes them where their run folders under `runs/long/`
+survive, and trains them again where they do not): {pending}. Families without a row yet (the first target needs
+every one): {", ".join(missing) if missing else "none"}.
 """
 
 
