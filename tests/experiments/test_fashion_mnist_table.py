@@ -106,9 +106,12 @@ def test_the_untaught_all_mlp_line_follows_the_hold_out_not_the_test():
 def test_a_run_is_priced_at_the_median_epoch_of_each_thread_count():
     alone = [100.0, 100.0, 900.0]  # CPU-seconds; the 900 s epoch was paused
     assert at_median_epoch(alone, [2, 2, 2]) == 300.0
-    # Two one-thread epochs at 80 CPU-s, then three alone on two threads at 100: each part at its own median, where
-    # one median over all five would price the run at 500.
-    assert at_median_epoch([80.0, 80.0, 100.0, 100.0, 100.0], [1, 1, 2, 2, 2]) == 460.0
+    # Three one-thread epochs at 80 CPU-s, then four alone on two threads at 100: each part at its own median, where
+    # one median over all seven would price the run at 700.
+    assert at_median_epoch([80.0, 80.0, 80.0, 100.0, 100.0, 100.0, 100.0], [1, 1, 1, 2, 2, 2, 2]) == 640.0
+    # One two-thread epoch, 900 CPU-s across a session's pauses, among one-thread ones: too few to have a median of
+    # their own, so it is priced at the run's median epoch (80), not at itself.
+    assert at_median_epoch([80.0, 80.0, 900.0, 80.0, 80.0], [1, 1, 2, 1, 1]) == 400.0
 
 
 def _reported_row(recipe, model, epochs):

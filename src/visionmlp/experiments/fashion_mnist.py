@@ -318,14 +318,17 @@ def score_run(recipe: Path, run: Path, sweep: Sweep, launcher: Launcher, log) ->
     }
 
 
-def at_median_epoch(cpu_seconds: list[float], threads: list[int]) -> float:
+def at_median_epoch(cpu_seconds: list[float], threads: list[int], fewest: int = 3) -> float:
     """A run's CPU-seconds with every epoch priced at the median epoch of those that ran on as many threads: a
     paused or shared epoch does not move it, and a run that changed threads (two at once, then alone on both
-    cores) is priced in each part at that part's rate, where one median would price it all at the larger part's."""
+    cores) is priced in each part at that part's rate, where one median would price it all at the larger part's.
+    A part of fewer than ``fewest`` epochs has no median that one paused epoch cannot move, and threads change at a
+    resume, where a session's pauses fall, so such a part is priced at the median epoch of the whole run."""
     parts: dict[int, list[float]] = {}
     for seconds, count in zip(cpu_seconds, threads, strict=True):
         parts.setdefault(count, []).append(seconds)
-    return sum(statistics.median(part) * len(part) for part in parts.values())
+    whole = statistics.median(cpu_seconds)
+    return sum((statistics.median(part) if len(part) >= fewest else whole) * len(part) for part in parts.values())
 
 
 def _ema_flag(cfg: dict) -> list[str]:
