@@ -504,7 +504,8 @@ the test set; no epoch is picked. CPU-hours are each epoch's wall time times the
 alone; fewer for runs trained side by side with `--jobs`), per-epoch hold-out evaluation included (a distilled row
 includes its teacher's forward passes, not the teacher's training, which is its own row); time the machine was
 shared or the run paused counts too, so the next column prices every epoch at the run's median epoch (of those on
-as many threads, where a run changed them), what the run costs on a machine of its own (the budget is
+as many threads where a run changed them; of all its epochs for a thread count it ran fewer than three epochs on),
+what the run costs on a machine of its own (the budget is
 {BUDGET_CPU_HOURS:g} per row, and a row above it is marked). CPUs differ in speed, so a row's CPU-hours hold on the
 CPU it names (`cpu` in `summary.csv`; the runs before that column trained on the machine that scored them).
 "Data+EMA+eval" is the share of an epoch's time outside the model's own forward, backward and optimizer step (the
