@@ -48,6 +48,7 @@ def test_release_file_is_float16_and_says_what_it_scored(released):
         dtypes = {f.get_tensor(k).dtype for k in f.keys()}  # noqa: SIM118
     assert dtypes == {torch.float16}
     assert (meta["data"], meta["eval_split"], meta["architecture"]) == ("synthetic", "test", "mixer_s4_28")
+    assert meta["weights"] == "ema"  # released with --ema: the header says which weights the file holds
     assert 0 <= float(meta["top1"]) <= 100 and json.loads(meta["training"])["epochs"] == 1
     assert path.stat().st_size < 0.6 * 4 * sum(p.numel() for p in visionmlp.create_model("mixer_s4_28").parameters())
 

@@ -18,6 +18,7 @@ from visionmlp.experiments.fashion_mnist import (
     RECIPES,
     at_median_epoch,
     best_untaught,
+    final_weights,
     judge,
     mark_chosen,
     recipes_in,
@@ -36,8 +37,10 @@ def test_teachers_train_first_then_half_done_runs(tmp_path):
 
 
 def _row(model, top1, all_mlp=True, teacher=None, holdout=None, recipe=None):
+    holdout = top1 if holdout is None else holdout
     return {"model": model, "family": model, "test_top1": top1, "all_mlp": all_mlp, "teacher": teacher,
-            "holdout_top1": top1 if holdout is None else holdout, "recipe": recipe or model}  # fmt: skip
+            "holdout_top1": holdout, "recipe": recipe or model, "final_weights": "ema",
+            "holdout_top1_of": {"ema": holdout}}  # fmt: skip
 
 
 # A stand-in for `visionmlp train` (argv: calls-file, saves, then train's own): logs its arguments; the first call
@@ -114,6 +117,27 @@ def test_a_run_is_priced_at_the_median_epoch_of_each_thread_count():
     assert at_median_epoch([80.0, 80.0, 900.0, 80.0, 80.0], [1, 1, 2, 1, 1]) == 400.0
 
 
+def test_the_hold_out_chooses_between_the_ema_and_the_raw_weights():
+    ema = {"ema": True}
+    assert final_weights(ema, {"val_top1": "0.916", "ema_top1": "0.9113"}) == "raw"  # the EMA trailed (EAMLP)
+    assert final_weights(ema, {"val_top1": "0.937", "ema_top1": "0.937"}) == "ema"  # a tie keeps the EMA
+    assert final_weights(ema, {"val_top1": "0.90", "ema_top1": "0.91"}) == "ema"
+    assert final_weights({"ema": False}, {"val_top1": "0.90", "ema_top1": ""}) == "raw"  # no EMA to choose
+
+
+def test_a_shipped_file_of_the_other_weights_is_stale(tmp_path):
+    runs, weights = tmp_path / "runs", tmp_path / "weights"
+    weights.mkdir()
+    row = {**_row("eamlp", 0.9106, recipe="eamlp"), "final_weights": "raw"}
+    mark_chosen([row], pending=[])
+    _ship_file(weights, runs, row)  # as released before the header named the weights: the EMA
+    ship([row], runs, weights, sweep=None, launcher=None, log=print, release=False)
+    assert row["weights"] is None  # the same run and top-1, but not the weights the hold-out chose
+    _ship_file(weights, runs, row, kind="raw")
+    ship([row], runs, weights, sweep=None, launcher=None, log=print, release=False)
+    assert row["weights"] == "weights/weights/eamlp.safetensors"
+
+
 def _reported_row(recipe, model, epochs):
     """A report row as the sweep writes it, with the fields the markdown reads."""
     return {**_row(model, 0.93, recipe=recipe), "teacher": None, "params": 1e6, "macs": 3e7, "epochs": epochs,
@@ -138,6 +162,8 @@ def test_a_new_checkout_keeps_the_reports_rows_whose_runs_are_gone(tmp_path, cap
     assert [r["recipe"] for r in doc["rows"]] == ["gmlp"] and doc["data"] == "synthetic"
     assert doc["rows"][0]["cpus"] == ["AMD EPYC (avx2)"]  # where it trained, not this machine, which now scores
     assert "| AMD EPYC (avx2) |" in (out / "fashion-mnist.md").read_text()
+    assert doc["rows"][0]["final_weights"] == "ema"  # scored before the choice: every recipe's EMA
+    assert "| EMA (raw not scored) |" in (out / "fashion-mnist.md").read_text()
     assert [p["recipe"] for p in doc["pending"]] == ["mixer", "vit"]
     (runs / "gmlp").mkdir(parents=True)  # a run folder is the run's own record: the report's row gives way
     assert main(argv) == 0
@@ -159,9 +185,11 @@ def test_restart_forgets_the_reports_rows(tmp_path):
     assert main(argv) == 0 and json.loads((out / "fashion-mnist.json").read_text())["rows"] == []
 
 
-def _ship_file(weights, runs, row):
-    """A release's file as ``export release`` writes its header: the run it came from and its test top-1."""
+def _ship_file(weights, runs, row, kind=None):
+    """A release's file as ``export release`` writes its header: the run it came from, its test top-1 and (unless
+    ``kind`` is None, as in files released before the header named them) which weights it holds."""
     meta = {"training": json.dumps({"output": str(runs / row["recipe"])}), "top1": f"{100 * row['test_top1']:.2f}"}
+    meta |= {"weights": kind} if kind else {}
     save_file({"w": torch.zeros(1)}, str(weights / f"{row['model']}.safetensors"), metadata=meta)
 
 
@@ -222,7 +250,12 @@ def test_tiny_sweep_trains_scores_resumes_and_reports(tmp_path, capsys, monkeypa
     assert rows["gmlp_distill"]["teacher"] == "resnet_s2_28" and rows["resnet_teacher"]["teacher"] is None
     assert rows["gmlp"]["chosen"] != rows["gmlp_distill"]["chosen"]  # one arm of gmlp_s4_28 is the hold-out's
     validation = json.loads((runs / "gmlp_distill" / "validation.json").read_text())
-    assert validation["split"] == "test" and validation["ema"] and validation["images"] == 64
+    assert validation["split"] == "test" and validation["images"] == 64
+    distilled = rows["gmlp_distill"]  # its test split scores the weights the hold-out chose, EMA or raw
+    assert validation["ema"] == (distilled["final_weights"] == "ema")
+    scores = distilled["holdout_top1_of"]
+    assert set(scores) == {"ema", "raw"} and distilled["holdout_top1"] == scores[distilled["final_weights"]]
+    assert distilled["holdout_top1"] == max(scores.values())
     assert rows["gmlp_distill"]["test_top1"] == validation["top1"]
     for row in rows.values():
         assert row["epochs"] == 1 and 0 < row["median_cpu_hours"] <= row["cpu_hours"] and 0 < row["overhead_share"] < 1

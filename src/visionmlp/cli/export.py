@@ -28,7 +28,7 @@ def register(sub) -> None:
     p.add_argument("--checkpoint", help="onnx: weights to load (default: random); release: the trained run")
     p.add_argument("--arg", action="append", default=[], metavar="KEY=VALUE", help="model argument, repeatable")
     add_official_arg(p)
-    p.add_argument("--ema", action="store_true", help="release: the run's EMA weights (what its recipe reports)")
+    p.add_argument("--ema", action="store_true", help="release: the run's EMA weights, not its raw ones")
     p.add_argument("--split", default="test", choices=SPLITS, help="release: the split its top-1 is measured on")
     p.add_argument("--limit", type=positive_int, help="release: measure its top-1 on a fixed random subset this size")
     p.add_argument("--out", required=True, help="the .onnx or .safetensors file to write")
@@ -54,8 +54,9 @@ def _export(args) -> int:
 
 
 def _release(args) -> int:
-    """The run's final weights rounded to float16, scored as rounded on ``--split`` of the run's data, written
-    with that top-1, the data and the training settings in the header (``models/_weights.py: save_release``)."""
+    """The run's final weights (EMA with ``--ema``, else raw) rounded to float16, scored as rounded on ``--split``
+    of the run's data, written with that top-1, which weights they are, the data and the training settings in the
+    header (``models/_weights.py: save_release``)."""
     if args.checkpoint is None:
         raise UsageError("export release needs --checkpoint RUN (a run folder or its .pth)")
     trained = load_trained(args.checkpoint, use_ema=args.ema)
@@ -68,6 +69,7 @@ def _release(args) -> int:
     scored = replace(trained, model=copy.deepcopy(model))
     result, _ = score(scored, spec, args.split, limit=args.limit)
     provenance = {"data": spec, "eval_split": args.split, "top1": f"{100 * result.top1:.2f}",
+                  "weights": "ema" if args.ema else "raw",
                   "val_split": str(trained.config.get("val_split", 0.1)), "seed": str(trained.config.get("seed", 0)),
                   "training": json.dumps(trained.config, default=str)}  # fmt: skip
     if args.limit:
