@@ -21,6 +21,7 @@ from visionmlp.experiments.fashion_mnist import (
     final_weights,
     judge,
     mark_chosen,
+    progress,
     recipes_in,
     ship,
 )
@@ -136,6 +137,16 @@ def test_a_shipped_file_of_the_other_weights_is_stale(tmp_path):
     _ship_file(weights, runs, row, kind="raw")
     ship([row], runs, weights, sweep=None, launcher=None, log=print, release=False)
     assert row["weights"] == "weights/weights/eamlp.safetensors"
+
+
+def test_a_pending_run_says_how_far_it_got(tmp_path):
+    cfg = {"epochs": 26}
+    assert progress(tmp_path / "eamlp_light", cfg) == "not started"
+    (tmp_path / "eamlp_light").mkdir()
+    (tmp_path / "eamlp_light" / "last.pth").write_bytes(b"")  # stopped at step 33: a checkpoint, no epoch yet
+    assert progress(tmp_path / "eamlp_light", cfg) == "in epoch 1 of 26"
+    (tmp_path / "eamlp_light" / "summary.csv").write_text("epoch,val_top1\n1,0.8\n2,0.85\n")
+    assert progress(tmp_path / "eamlp_light", cfg) == "epoch 2 of 26"
 
 
 def _reported_row(recipe, model, epochs):

@@ -266,9 +266,12 @@ def finished(run: Path, cfg: dict) -> bool:
 
 
 def progress(run: Path, cfg: dict) -> str:
-    """How far an unfinished run is: ``not started`` or ``epoch 5 of 40``."""
+    """How far an unfinished run is: ``epoch 5 of 40``, ``in epoch 1 of 40`` (stopped with a checkpoint before its
+    first epoch ended, so it resumes there) or ``not started``."""
     done = _epochs_done(run)
-    return f"epoch {done[-1]['epoch']} of {cfg.get('epochs')}" if done else "not started"
+    if done:
+        return f"epoch {done[-1]['epoch']} of {cfg.get('epochs')}"
+    return f"in epoch 1 of {cfg.get('epochs')}" if (run / "last.pth").is_file() else "not started"
 
 
 def score_run(recipe: Path, run: Path, sweep: Sweep, launcher: Launcher, log) -> dict:
