@@ -19,6 +19,7 @@ from visionmlp.experiments.fashion_mnist import (
     at_median_epoch,
     best_untaught,
     final_weights,
+    holdout_scores,
     judge,
     mark_chosen,
     progress,
@@ -120,10 +121,14 @@ def test_a_run_is_priced_at_the_median_epoch_of_each_thread_count():
 
 def test_the_hold_out_chooses_between_the_ema_and_the_raw_weights():
     ema = {"ema": True}
-    assert final_weights(ema, {"val_top1": "0.916", "ema_top1": "0.9113"}) == "raw"  # the EMA trailed (EAMLP)
-    assert final_weights(ema, {"val_top1": "0.937", "ema_top1": "0.937"}) == "ema"  # a tie keeps the EMA
-    assert final_weights(ema, {"val_top1": "0.90", "ema_top1": "0.91"}) == "ema"
-    assert final_weights({"ema": False}, {"val_top1": "0.90", "ema_top1": ""}) == "raw"  # no EMA to choose
+    scored = holdout_scores({"val_top1": "0.916", "ema_top1": "0.9113", "epoch": "26"})
+    assert scored == {"ema": 0.9113, "raw": 0.916}
+    assert final_weights(ema, scored) == "raw"  # the EMA trailed (EAMLP)
+    assert final_weights(ema, holdout_scores({"val_top1": "0.937", "ema_top1": "0.937"})) == "ema"  # a tie: EMA
+    assert final_weights(ema, holdout_scores({"val_top1": "0.90", "ema_top1": "0.91"})) == "ema"
+    no_ema = holdout_scores({"val_top1": "0.90", "ema_top1": ""})
+    assert no_ema == {"raw": 0.90}
+    assert final_weights({"ema": False}, no_ema) == "raw"  # no EMA to choose
 
 
 def test_a_shipped_file_of_the_other_weights_is_stale(tmp_path):

@@ -280,7 +280,8 @@ def score_run(recipe: Path, run: Path, sweep: Sweep, launcher: Launcher, log) ->
     cfg = _recipe(run / "config.yaml")
     summary = _epochs_done(run)
     last = summary[-1]
-    kept = final_weights(cfg, last)
+    holdout = holdout_scores(last)
+    kept = final_weights(cfg, holdout)
     validate = ["validate", str(run), "--split", "test", *_ema_flag(kept)]
     if sweep.test_images:
         validate += ["--limit", str(sweep.test_images)]
@@ -295,7 +296,6 @@ def score_run(recipe: Path, run: Path, sweep: Sweep, launcher: Launcher, log) ->
     phases = {p: sum(float(r[p]) for r in summary) for p in PHASES}
     shares = [sum(float(r[p]) for p in OVERHEAD) / max(sum(float(r[p]) for p in PHASES), 1e-9) for r in summary]
     teacher = _teacher_model(cfg)
-    scored = SCORES[kept]
     wall = float(last["elapsed_s"])
     ends = [float(r["elapsed_s"]) for r in summary]
     epoch_seconds = [b - a for a, b in zip([0.0, *ends], ends, strict=False)]
@@ -319,14 +319,14 @@ def score_run(recipe: Path, run: Path, sweep: Sweep, launcher: Launcher, log) ->
         "cpu_hours": sum(cpu_seconds) / 3600,
         "median_cpu_hours": at_median_epoch(cpu_seconds, threads) / 3600,
         "final_weights": kept,
-        "holdout_top1": float(last[scored]),
-        "holdout_top1_of": {w: float(last[k]) for w, k in SCORES.items() if last.get(k)},
+        "holdout_top1": holdout[kept],
+        "holdout_top1_of": holdout,
         "test_top1": test_top1,
         "overhead_share": statistics.median(shares),
         "phases_s": {p.removesuffix("_s"): round(v, 1) for p, v in phases.items()},
         "command": f"visionmlp train -c {shlex.quote(_shown(recipe))} --output {shlex.quote(str(run))}",
         "validate": "visionmlp " + shlex.join(validate),
-        "curve": [float(r[scored]) for r in summary],
+        "curve": [float(r[SCORES[kept]]) for r in summary],
     }
 
 
@@ -343,15 +343,21 @@ def at_median_epoch(cpu_seconds: list[float], threads: list[int], fewest: int = 
     return sum((statistics.median(part) if len(part) >= fewest else whole) * len(part) for part in parts.values())
 
 
-def final_weights(cfg: dict, last: dict) -> str:
+def holdout_scores(last: dict) -> dict[str, float]:
+    """The hold-out top-1 of each kind of weights (``ema``, ``raw``) at a run's last epoch, read once from its row
+    of ``summary.csv`` (``last``); a run without an EMA logs its ``ema_top1`` empty, so it has ``raw`` alone."""
+    return {weights: float(last[column]) for weights, column in SCORES.items() if last.get(column)}
+
+
+def final_weights(cfg: dict, holdout: dict[str, float]) -> str:
     """Which of a finished run's weights are its final model: ``ema`` or ``raw``, whichever scores higher on the
-    hold-out at the last epoch (``last``, its row of ``summary.csv``), the EMA on a tie; ``raw`` where the recipe
-    keeps no EMA. Why not the EMA always: at decay 0.9995 it averages the last 2,000 steps, some five epochs of
-    these runs, and at 26 to 100 epochs the weights still move in those (on EAMLP's 26 the EMA trailed the raw
+    hold-out at the last epoch (``holdout``, from :func:`holdout_scores`), the EMA on a tie; ``raw`` where the
+    recipe keeps no EMA. Why not the EMA always: at decay 0.9995 it averages the last 2,000 steps, some five epochs
+    of these runs, and at 26 to 100 epochs the weights still move in those (on EAMLP's 26 the EMA trailed the raw
     weights by 0.47 points). The hold-out decides, as it decides every other choice of a recipe."""
-    if not cfg.get("ema") or not last.get("ema_top1"):
+    if not cfg.get("ema") or "ema" not in holdout:
         return "raw"
-    return "ema" if float(last["ema_top1"]) >= float(last["val_top1"]) else "raw"
+    return "ema" if holdout["ema"] >= holdout["raw"] else "raw"
 
 
 def _ema_flag(kept: str) -> list[str]:
