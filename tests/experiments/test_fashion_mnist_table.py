@@ -281,14 +281,26 @@ def test_tiny_sweep_trains_scores_resumes_and_reports(tmp_path, capsys, monkeypa
     assert all(t["target"] in report for t in doc["targets"])
     assert not (out / "fashion-mnist.tiny.partial.jsonl").exists()  # the report holds the rows now
     assert not any(r["weights"] for r in rows.values())  # nothing released without --release
-    # Again: the run folders are finished, so nothing trains; each is scored again, the hold-out's arm of each
-    # model released, and the report rebuilt.
+    # Again: the run folders are finished and unchanged since the report scored them, so nothing trains or is
+    # scored again (no validation.json is written); the hold-out's arm of each model is released and the report
+    # rebuilt with the same rows. A run folder that changed (here its summary.csv) is scored again.
     capsys.readouterr()
     weights = tmp_path / "weights"
+    for name in rows:
+        (runs / name / "validation.json").unlink()
+    with (runs / "gmlp" / "summary.csv").open("a") as f:
+        f.write("\n")
     assert main([*argv, "--release", "--weights", str(weights)]) == 0
-    assert capsys.readouterr().out.count("not trained again") == 3
+    printed = capsys.readouterr().out
+    assert printed.count("unchanged since the report scored it") == 2 and "gmlp: scoring on the test set" in printed
+    assert [p.parent.name for p in sorted(runs.glob("*/validation.json"))] == ["gmlp"]
     doc = json.loads((out / "fashion-mnist.json").read_text())
-    rows = {r["recipe"]: r for r in doc["rows"]}
+    again = {r["recipe"]: r for r in doc["rows"]}
+    for recipe in ("resnet_teacher", "gmlp_distill"):  # the same rows, but for which weights this release shipped
+        assert {**again[recipe], "weights": None} == {**rows[recipe], "weights": None}
+    assert again["gmlp"]["summary_sha256"] != rows["gmlp"]["summary_sha256"]
+    assert again["gmlp"]["test_top1"] == rows["gmlp"]["test_top1"]  # the same weights, the same images
+    rows = again
     chosen = "gmlp" if rows["gmlp"]["chosen"] else "gmlp_distill"
     assert sorted(p.name for p in weights.iterdir()) == ["gmlp_s4_28.safetensors", "resnet_s2_28.safetensors"]
     with safe_open(str(weights / "gmlp_s4_28.safetensors"), "pt") as f:

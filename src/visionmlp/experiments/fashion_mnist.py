@@ -6,7 +6,9 @@ Why commands and not the trainer in-process: each row's command is what a reader
 sweep runs exactly those commands (a row cannot drift from its command), and a run folder is the trainer's own
 journal: an interrupted recipe resumes from its ``last.pth``, a finished one is not trained again. Each scored row
 is saved in the study journal (``experiments/_journal.py``) as it is scored, so an interrupted sweep keeps its
-rows too. Neither is versioned: in a new checkout the committed report is the record of the finished rows.
+rows too. Neither is versioned: in a new checkout the committed report is the record of the finished rows. A row
+also records the hash of its run's ``summary.csv``, so a later sweep keeps the report's row of a finished run folder
+that has not changed since it was scored, rather than scoring it on the test set again.
 Recipes are chosen on the 6,000 held-out training images (``data: fashion-mnist:holdout``); the test images are
 scored once per finished run, here, and never select anything. The final model is the last epoch's EMA or raw
 weights, whichever scores higher on the hold-out (``final_weights``); no epoch is picked. Where a model has several
@@ -26,6 +28,7 @@ against the whole, the median over epochs (an epoch that shared the machine or w
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import shlex
 import statistics
@@ -136,6 +139,8 @@ def run_table(recipes: list[Path], runs: Path, out: Path, sweep: Sweep, command:
         scored[recipe.stem] = journal.get({"recipe": recipe.stem})
         if scored[recipe.stem] is None and not run.exists():
             scored[recipe.stem] = _kept(reported.get(recipe.stem), cfg, log)
+        if scored[recipe.stem] is None and finished(run, cfg):
+            scored[recipe.stem] = _unchanged(reported.get(recipe.stem), run, log)
         if scored[recipe.stem] is None and train is not None and recipe.stem not in train and not finished(run, cfg):
             pending.append({"recipe": recipe.stem, "model": cfg.get("model"), "progress": progress(run, cfg)})
             log(f"{recipe.stem}: {pending[-1]['progress']}, not scored")
@@ -218,6 +223,22 @@ def _kept(row: dict | None, cfg: dict, log) -> dict | None:
         return None
     log(f"{row['recipe']}: kept from the report (its run folder is not here)")
     return row
+
+
+def _unchanged(row: dict | None, run: Path, log) -> dict | None:
+    """The report's row of a finished run folder that has not changed since the row was scored from it: scoring it
+    again would measure the same weights on the same images (``validate`` is deterministic) and hold up the
+    sweep's training beside it. A row scored before rows kept the hash is scored again, once."""
+    if row is None or row.get("summary_sha256") != fingerprint(run):
+        return None
+    log(f"{row['recipe']}: finished in {run}, unchanged since the report scored it")
+    return row
+
+
+def fingerprint(run: Path) -> str:
+    """The sha256 of a run folder's ``summary.csv``: every epoch's scores and timings, so a run trained further,
+    or trained again to the same epochs, has another."""
+    return hashlib.sha256((run / "summary.csv").read_bytes()).hexdigest()
 
 
 def _recipe(path: Path) -> dict:
@@ -327,6 +348,7 @@ def score_run(recipe: Path, run: Path, sweep: Sweep, launcher: Launcher, log) ->
         "command": f"visionmlp train -c {shlex.quote(_shown(recipe))} --output {shlex.quote(str(run))}",
         "validate": "visionmlp " + shlex.join(validate),
         "curve": [float(r[SCORES[kept]]) for r in summary],
+        "summary_sha256": fingerprint(run),
     }
 
 
