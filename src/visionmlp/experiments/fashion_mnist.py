@@ -136,12 +136,13 @@ def run_table(recipes: list[Path], runs: Path, out: Path, sweep: Sweep, command:
     reported = {} if restart else reported_rows(out, sweep)
     for recipe in recipes:
         run, cfg = runs / recipe.stem, _recipe(recipe)
+        done = finished(run, cfg)
         scored[recipe.stem] = journal.get({"recipe": recipe.stem})
         if scored[recipe.stem] is None and not run.exists():
             scored[recipe.stem] = _kept(reported.get(recipe.stem), cfg, log)
-        if scored[recipe.stem] is None and finished(run, cfg):
+        if scored[recipe.stem] is None and done:
             scored[recipe.stem] = _unchanged(reported.get(recipe.stem), run, log)
-        if scored[recipe.stem] is None and train is not None and recipe.stem not in train and not finished(run, cfg):
+        if scored[recipe.stem] is None and train is not None and recipe.stem not in train and not done:
             pending.append({"recipe": recipe.stem, "model": cfg.get("model"), "progress": progress(run, cfg)})
             log(f"{recipe.stem}: {pending[-1]['progress']}, not scored")
         elif scored[recipe.stem] is None:
